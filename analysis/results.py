@@ -1,0 +1,123 @@
+"""Read a sweep folder: one DataFrame of trials, and lazy access to each trial's arrays.
+
+Works on partial sweeps: a trial with no `metrics.json` yet, or one left `running` by a killed
+process, is listed with its status; nothing here trains or imports Keras or Ray.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sweep.errors import SweepError
+
+CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer",
+                  "learning_rate", "batch_size", "activation"]
+METRIC_COLUMNS = ["test_accuracy", "test_loss", "val_accuracy", "best_val_accuracy", "epochs",
+                  "best_epoch", "train_seconds", "epoch_seconds", "n_params"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial folder under `<sweep>/trials/`."""
+
+    folder: Path
+
+    @property
+    def trial_id(self) -> str:
+        return self.folder.name
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        return _read_json(self.folder / "params.json")
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        return _read_json(self.folder / "metrics.json")
+
+    @property
+    def status(self) -> str:
+        return self.metrics.get("status", "starting")
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+    @property
+    def hidden_layers(self) -> list[str]:
+        return [f"hidden_{i}" for i in range(1, len(self.params["hidden"]) + 1)]
+
+    def history(self) -> pd.DataFrame:
+        return pd.read_csv(self.folder / "history.csv")
+
+    def confusion(self) -> dict[str, np.ndarray]:
+        with np.load(self.folder / "confusion.npz", allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+
+    def activations(self) -> np.lib.npyio.NpzFile:
+        """The trial's `activations.npz`, opened lazily (arrays load on access)."""
+        return np.load(self.folder / "activations.npz", allow_pickle=False)
+
+    def row(self) -> dict[str, Any]:
+        p = {**self.params, **self.metrics}
+        hidden = p.get("hidden", [])
+        red = p.get("input_reduction") or (p["reduction"] if p.get("reduction", "none") == "none"
+                                           else f"{p['reduction']}{p['reduction_k']}")
+        inputs = "784" if red == "none" else red
+        return {"trial_id": self.trial_id, "status": self.status, "seed": p.get("seed"),
+                **{k: p.get(k) for k in CONFIG_COLUMNS},
+                "architecture": "-".join([inputs, *map(str, hidden), "10"]), "input_reduction": red,
+                "hidden": " ".join(map(str, hidden)), "bottleneck": min(hidden) if hidden else None,
+                "depth": len(hidden), **{k: p.get(k) for k in METRIC_COLUMNS},
+                "node": p.get("node"), "error": p.get("error")}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    folder: Path
+    trials: tuple[Trial, ...]
+    planned: int  # trials the space expands to (0 when unknown, e.g. an Optuna search)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def table(self) -> pd.DataFrame:
+        """One row per trial folder, completed or not."""
+        rows = [t.row() for t in self.trials]
+        return pd.DataFrame(rows, columns=list(rows[0]) if rows else ["trial_id", "status"])
+
+    def completed(self) -> list[Trial]:
+        return [t for t in self.trials if t.completed]
+
+    def trial(self, trial_id: str) -> Trial:
+        for t in self.trials:
+            if t.trial_id == trial_id:
+                return t
+        raise SweepError(f"{self.folder}: no trial {trial_id!r}")
+
+
+def load_sweep(folder: str | Path) -> Sweep:
+    folder = Path(folder)
+    if not (folder / "trials.jsonl").is_file():
+        raise SweepError(f"{folder}: not a sweep folder (no trials.jsonl); pass results/<name>")
+    trials_dir = folder / "trials"
+    trials = tuple(Trial(p) for p in sorted(trials_dir.iterdir()) if (p / "params.json").is_file()) \
+        if trials_dir.is_dir() else ()
+    planned = len((folder / "trials.jsonl").read_text().splitlines())
+    return Sweep(folder=folder, trials=trials, planned=planned)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError as exc:
+        raise SweepError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); delete the trial folder to rerun it") from None

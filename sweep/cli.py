@@ -1,0 +1,95 @@
+"""`sweep run SPACE` and `sweep report SWEEP`: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sweep.backend import BACKENDS, DEFAULT_BACKEND
+from sweep.errors import SweepError
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0, got {text!r}")
+    return seeds
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweep", description="Sweep Keras MLPs on Ray Tune and report what their hidden layers learn.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a search space")
+    run.add_argument("space", type=Path, help="YAML search space, e.g. search_spaces/study_a.yaml")
+    run.add_argument("--dataset", help="override the space's dataset (mnist, fashion_mnist, mnist_small)")
+    run.add_argument("--data-dir", help="folder of IDX files (.gz or raw) or an .npz file")
+    run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    run.add_argument("--name", help="sweep name (default: the space file's stem)")
+    run.add_argument("--concurrency", type=int, help="trials at once (default: as many as CPUs allow)")
+    run.add_argument("--cpus-per-trial", type=float, default=1.0)
+    run.add_argument("--gpus-per-trial", type=float, default=0.0, help="may be fractional, e.g. 0.25")
+    run.add_argument("--address", help="join an existing Ray cluster, e.g. 10.0.0.1:6379 or auto")
+    run.add_argument("--max-epochs", type=int, help="override every trial's epoch cap")
+    run.add_argument("--seeds", type=_seeds, help="override the space's seeds, e.g. 0,1,2")
+    run.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=f"Keras backend (default: {DEFAULT_BACKEND})")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+    except SweepError as exc:
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sweep: interrupted; finished trials are kept, continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sweep.runner import RunOptions, run_sweep
+    from sweep.space import load_space
+
+    space = load_space(args.space).with_overrides(seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
+    if args.dry_run:
+        for config in space.trials():
+            print(json.dumps(config.to_dict()))
+        return 0
+    options = RunOptions(results=args.results, name=args.name, concurrency=args.concurrency,
+                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                         address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - stdout is for results
+    sweep_dir = run_sweep(space, options, log=log)
+    print(summary(sweep_dir))
+    return 0
+
+
+def summary(sweep_dir: Path) -> str:
+    """The trials sorted by test accuracy, as a plain-text table, and where the results are."""
+    from analysis.results import load_sweep
+
+    table = load_sweep(sweep_dir).table()
+    done = table[table.status == "completed"].sort_values("test_accuracy", ascending=False)
+    shown = done.assign(test_acc=100 * done.test_accuracy)[
+        ["label", "dataset", "architecture", "dropout", "seed", "test_acc", "epochs", "epoch_seconds", "n_params"]]
+    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(shown) else "no completed trials"]
+    others = table[table.status != "completed"]
+    if len(others):
+        lines.append(f"not completed: {', '.join(f'{t} ({s})' for t, s in zip(others.trial_id, others.status))}")
+    lines.append(f"results: {sweep_dir}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The MLP: `build_mlp(config)` makes it, `compile_mlp(model, config)` readies it to train.
+
+Keras 3 API only, so the backend (JAX, TensorFlow, PyTorch) is a setting. Import this module
+only after `sweep.backend.configure()`, which must run before Keras is first imported.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from sweep.space import TrialConfig
+
+N_CLASSES = 10
+OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+
+
+def hidden_names(config: TrialConfig) -> list[str]:
+    """Names of the hidden Dense layers, input to output: `hidden_1`, `hidden_2`, ..."""
+    return [f"hidden_{i}" for i in range(1, len(config.hidden) + 1)]
+
+
+def build_mlp(config: TrialConfig) -> keras.Model:
+    """Input -> [Dense(width, activation) -> Dropout]* -> Dense(10, softmax)."""
+    inputs = keras.Input(shape=(config.input_dim,), name="input")
+    x = inputs
+    for name, width in zip(hidden_names(config), config.hidden):
+        x = keras.layers.Dense(width, activation=config.activation, name=name)(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, seed=config.seed, name=name.replace("hidden", "dropout"))(x)
+    outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def compile_mlp(model: keras.Model, config: TrialConfig, steps_per_execution: int = 1) -> None:
+    """Sparse categorical cross-entropy: the studies' categorical loss without one-hot labels."""
+    model.compile(
+        optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+        jit_compile=True,
+    )
+
+
+def hidden_model(model: keras.Model, names: list[str]) -> keras.Model:
+    """A model from the same input to every hidden layer's output (dropout is off at inference)."""
+    return keras.Model(model.input, [model.get_layer(n).output for n in names])

@@ -1,0 +1,314 @@
+"""Search spaces: a YAML file in, validated trial configurations out.
+
+A space file is flat data:
+
+```yaml
+description: one line shown in reports
+search: grid              # grid | random | optuna
+num_samples: 1            # draws of the distributions (random, optuna)
+seeds: [0, 1, 2]          # every configuration runs once per seed
+params:                   # fixed values, {grid: [...]}, or distributions
+  hidden: [128]           # a list is a value here: the widths of the hidden layers
+  dropout: {grid: [0.0, 0.5]}
+  learning_rate: {loguniform: [1.0e-4, 1.0e-2]}
+experiments:              # optional: explicit configurations, each crossed with params
+  - {label: exp1, hidden: [128, 1]}
+```
+
+Distributions: `choice: [values]`, `uniform: [low, high]`, `loguniform: [low, high]`,
+`randint: [low, high]` (both ends included), and `grid: [values]`, which is expanded, not drawn.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from sweep import data
+from sweep.errors import SpaceError
+
+REDUCTIONS = ("none", "pca", "rf")
+SEARCHES = ("grid", "random", "optuna")
+SCHEDULERS = ("none", "asha")
+DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
+PIXELS = 28 * 28
+
+
+def _param(default: Any, kind: str, **rule: Any) -> Any:
+    return field(default=default, metadata={"kind": kind, **rule})
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """Everything one trial needs; `sweep.trainable` reads nothing else."""
+
+    dataset: str = _param("mnist", "str", choices=tuple(data.SOURCES))
+    hidden: tuple[int, ...] = _param((128,), "widths")  # hidden layer widths, input to output
+    dropout: float = _param(0.0, "float", low=0.0, below=1.0)  # after every hidden layer; 0 = none
+    activation: str = _param("relu", "str", choices=("relu", "tanh", "sigmoid", "elu", "gelu"))
+    optimizer: str = _param("rmsprop", "str", choices=("rmsprop", "adam", "sgd"))
+    learning_rate: float = _param(1e-3, "float", above=0.0)
+    batch_size: int = _param(32, "int", low=1)
+    max_epochs: int = _param(200, "int", low=1)
+    patience: int | None = _param(2, "int?", low=0)  # early stopping on val_accuracy; null = off
+    restore_best: bool = _param(False, "bool")  # keep the best epoch's weights (Keras' option)
+    validation: int = _param(5000, "int", low=1)  # last training rows held out, as Keras does
+    reduction: str = _param("none", "str", choices=REDUCTIONS)  # input reduction
+    reduction_k: int = _param(0, "int", low=0, high=PIXELS)  # PCA components or RF pixels
+    keep_train: int | None = _param(None, "int?", low=1)  # train rows whose activations are kept
+    activation_dtype: str = _param("float16", "str", choices=("float16", "float32"))
+    seed: int = _param(0, "int", low=0)
+    label: str = _param("", "str")  # a name for this configuration in tables
+    # Shorthand for `hidden`: `depth` layers of `width`, then a `bottleneck` layer if > 0.
+    width: int | None = _param(None, "int?", low=1)
+    depth: int | None = _param(None, "int?", low=1)
+    bottleneck: int | None = _param(None, "int?", low=0)
+
+    @property
+    def input_dim(self) -> int:
+        return PIXELS if self.reduction == "none" else self.reduction_k
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in SHORTHAND}  # resolved into hidden
+        out["hidden"] = list(self.hidden)
+        return out
+
+
+FIELDS = {f.name: f for f in fields(TrialConfig)}
+SHORTHAND = ("width", "depth", "bottleneck")
+
+
+def check_value(name: str, value: Any, where: str) -> Any:
+    """Validate one parameter value and return it normalised; `where` prefixes the error."""
+    _known(name, where)
+    meta = FIELDS[name].metadata
+    kind = meta["kind"]
+    key = f"{where}: {name}"
+    if value is None:
+        if kind.endswith("?"):
+            return None
+        raise SpaceError(f"{key} must not be null")
+    if kind == "widths":
+        if not isinstance(value, (list, tuple)) or not value:
+            raise SpaceError(f"{key} must be a non-empty list of layer widths, got {value!r}")
+        return tuple(_number(key, w, int, low=1) for w in value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise SpaceError(f"{key} must be a string, got {value!r}")
+        if "choices" in meta and value not in meta["choices"]:
+            raise SpaceError(f"{key} must be one of {', '.join(meta['choices'])}, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise SpaceError(f"{key} must be true or false, got {value!r}")
+        return value
+    return _number(key, value, float if kind == "float" else int, **meta)
+
+
+def _known(name: str, where: str) -> None:
+    if name not in FIELDS:
+        raise SpaceError(f"{where}: unknown parameter {name!r}; allowed: {', '.join(FIELDS)}")
+
+
+def _number(key: str, value: Any, cast: type, low: float | None = None, high: float | None = None,
+            above: float | None = None, below: float | None = None, **_: Any) -> Any:
+    ok_types = (int, float) if cast is float else (int,)
+    if isinstance(value, bool) or not isinstance(value, ok_types) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        raise SpaceError(f"{key} must be {'a number' if cast is float else 'an integer'}, got {value!r}")
+    for bound, fails, text in ((low, lambda b: value < b, ">="), (high, lambda b: value > b, "<="),
+                               (above, lambda b: value <= b, ">"), (below, lambda b: value >= b, "<")):
+        if bound is not None and fails(bound):
+            raise SpaceError(f"{key} must be {text} {bound:g}, got {value!r}")
+    return cast(value)
+
+
+def resolve(params: dict[str, Any], where: str = "config") -> TrialConfig:
+    """Turn one flat dict of fixed values into a checked `TrialConfig`."""
+    values = {name: check_value(name, value, where) for name, value in params.items()}
+    short = {k: values[k] for k in SHORTHAND if values.get(k) is not None}
+    if short:
+        if "hidden" in values:
+            raise SpaceError(f"{where}: give either hidden or {'/'.join(SHORTHAND)}, not both")
+        if "width" not in short:
+            raise SpaceError(f"{where}: depth and bottleneck need width")
+        for name in SHORTHAND:
+            values.pop(name, None)
+        values["hidden"] = (short["width"],) * short.get("depth", 1) + (
+            (short["bottleneck"],) if short.get("bottleneck") else ())
+    config = TrialConfig(**values)
+    if config.reduction != "none" and config.reduction_k < 1:
+        raise SpaceError(f"{where}: reduction {config.reduction} needs reduction_k between 1 and {PIXELS}")
+    if config.reduction == "none" and config.reduction_k:
+        raise SpaceError(f"{where}: reduction_k {config.reduction_k} is set but reduction is none")
+    return config
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A parameter that is drawn (or, for `grid`, expanded) rather than fixed."""
+
+    kind: str
+    args: tuple[Any, ...]
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        if self.kind == "choice":
+            return self.args[rng.integers(len(self.args))]
+        low, high = self.args
+        if self.kind == "uniform":
+            return float(rng.uniform(low, high))
+        if self.kind == "loguniform":
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        return int(rng.integers(low, high + 1))
+
+    def describe(self) -> str:
+        return f"{self.kind}({', '.join(json.dumps(a) for a in self.args)})"
+
+
+@dataclass(frozen=True)
+class Space:
+    """A validated search space; `trials()` expands it for grid and random search."""
+
+    path: Path
+    description: str = ""
+    search: str = "grid"
+    num_samples: int = 1
+    seeds: tuple[int, ...] = (0,)
+    search_seed: int = 0  # seeds the random draws and Optuna's sampler
+    scheduler: str = "none"  # none | asha: stop weak trials early, next to EarlyStopping
+    max_failures: int = 1  # retries of a trial whose process dies
+    params: dict[str, Any] = field(default_factory=dict)  # name -> value or Distribution
+    experiments: tuple[dict[str, Any], ...] = ({},)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def trials(self) -> list[TrialConfig]:
+        """Every trial of a grid or random search: seeds × experiments × grid × samples."""
+        if self.search == "optuna":
+            raise SpaceError(f"{self.path}: an optuna search is drawn while it runs; it has no fixed list of trials")
+        rng = np.random.default_rng(self.search_seed)
+        fixed = {k: v for k, v in self.params.items() if not isinstance(v, Distribution)}
+        grid = {k: v.args for k, v in self.params.items() if isinstance(v, Distribution) and v.kind == "grid"}
+        drawn = {k: v for k, v in self.params.items() if isinstance(v, Distribution) and v.kind != "grid"}
+        samples = [{k: d.sample(rng) for k, d in drawn.items()} for _ in range(self.num_samples)]
+        configs = []
+        for seed in self.seeds:
+            for experiment in self.experiments:
+                for combo in itertools.product(*grid.values()):
+                    for sample in samples:
+                        values = {**fixed, **dict(zip(grid, combo)), **sample, **experiment, "seed": seed}
+                        configs.append(resolve(values, str(self.path)))
+        return configs
+
+    def with_overrides(self, *, seeds: tuple[int, ...] | None = None, **params: Any) -> Space:
+        """A copy with command-line overrides (`--seeds`, `--dataset`, `--max-epochs`) applied."""
+        new_params = dict(self.params)
+        for name, value in params.items():
+            if value is not None:
+                new_params[name] = check_value(name, value, "command line")
+        experiments = tuple({k: v for k, v in e.items() if params.get(k) is None} for e in self.experiments)
+        return replace(self, params=new_params, experiments=experiments,
+                       seeds=seeds if seeds is not None else self.seeds)
+
+
+_TOP_KEYS = {f.name for f in fields(Space)} - {"path"}
+
+
+def load_space(path: str | Path) -> Space:
+    """Read and validate a space file; every problem is a `SpaceError` naming file and key."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SpaceError(f"{path}: no such space file") from None
+    except OSError as exc:
+        raise SpaceError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpaceError(f"{path}: YAML syntax error{at}: {getattr(exc, 'problem', exc)}") from None
+    if doc is None:
+        raise SpaceError(f"{path}: the file is empty; it needs at least a 'params' mapping")
+    if not isinstance(doc, dict):
+        raise SpaceError(f"{path}: expected a mapping of keys ({', '.join(sorted(_TOP_KEYS))}), got {type(doc).__name__}")
+    unknown = sorted(set(doc) - _TOP_KEYS)
+    if unknown:
+        raise SpaceError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    return _build(path, doc)
+
+
+def _build(path: Path, doc: dict[str, Any]) -> Space:
+    where = str(path)
+    search = _choice(where, "search", doc.get("search", "grid"), SEARCHES)
+    scheduler = _choice(where, "scheduler", doc.get("scheduler", "none"), SCHEDULERS)
+    num_samples = _number(f"{where}: num_samples", doc.get("num_samples", 1), int, low=1)
+    search_seed = _number(f"{where}: search_seed", doc.get("search_seed", 0), int, low=0)
+    max_failures = _number(f"{where}: max_failures", doc.get("max_failures", 1), int, low=0)
+    seeds = doc.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds:
+        raise SpaceError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
+    seeds = tuple(_number(f"{where}: seeds", s, int, low=0) for s in seeds)
+    params = doc.get("params") or {}
+    if not isinstance(params, dict):
+        raise SpaceError(f"{where}: params must be a mapping of parameter names to values")
+    parsed = {name: _parse_param(where, search, name, value) for name, value in params.items()}
+    experiments = doc.get("experiments") or [{}]
+    if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
+        raise SpaceError(f"{where}: experiments must be a list of mappings of fixed parameter values")
+    for i, experiment in enumerate(experiments):
+        for name, value in experiment.items():
+            check_value(name, value, f"{where}: experiments[{i}]")
+    if search == "optuna" and len(seeds) != 1:
+        raise SpaceError(f"{where}: seeds: an optuna search takes one seed; rerun its best configurations over seeds in a grid space")
+    space = Space(path=path, description=str(doc.get("description", "")), search=search,
+                  num_samples=num_samples, seeds=seeds, search_seed=search_seed,
+                  scheduler=scheduler, max_failures=max_failures, params=parsed,
+                  experiments=tuple(experiments))
+    if search != "optuna":
+        space.trials()  # resolves every combination, so bad ones fail before anything starts
+    return space
+
+
+def _choice(where: str, key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SpaceError(f"{where}: {key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _parse_param(where: str, search: str, name: str, value: Any) -> Any:
+    key = f"{where}: params.{name}"
+    _known(name, f"{where}: params")
+    if name == "seed":
+        raise SpaceError(f"{key}: set seeds at the top level (seeds: [0, 1, 2]) or with --seeds")
+    if not isinstance(value, dict):
+        return check_value(name, value, f"{where}: params")
+    if len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
+        raise SpaceError(f"{key} must be a value or one of {{{': [...]}, {'.join(DISTRIBUTIONS)}: [...]}}, got {value!r}")
+    kind, args = next(iter(value.items()))
+    if not isinstance(args, list) or not args:
+        raise SpaceError(f"{key}.{kind} takes a non-empty list, got {args!r}")
+    if kind == "grid" and search == "optuna":
+        raise SpaceError(f"{key}: grid is not drawn by optuna; use choice")
+    if kind in ("grid", "choice"):
+        return Distribution(kind, tuple(check_value(name, a, f"{key}.{kind}") for a in args))
+    numeric = FIELDS[name].metadata["kind"].rstrip("?")
+    if numeric != ("int" if kind == "randint" else "float"):
+        fits = "randint" if numeric == "int" else "uniform or loguniform" if numeric == "float" else "grid or choice"
+        raise SpaceError(f"{key}: {kind} does not fit this parameter; use {fits}")
+    if len(args) != 2:
+        raise SpaceError(f"{key}.{kind} takes [low, high], got {args!r}")
+    low, high = (check_value(name, a, f"{key}.{kind}") for a in args)
+    if low >= high or (kind == "loguniform" and low <= 0):
+        raise SpaceError(f"{key}.{kind} needs low < high (and low > 0 for loguniform), got {args!r}")
+    return Distribution(kind, (low, high))

@@ -1,0 +1,150 @@
+"""One trial: train an MLP, report every epoch to Ray Tune, save what the analysis needs.
+
+The trial folder `<sweep>/trials/<trial_id>/` holds, each written atomically:
+
+- `params.json`      the trial's configuration, its id and Ray trial name
+- `metrics.json`     test accuracy and loss, epochs, timings, status (`running` until the end)
+- `history.csv`      one row per epoch: loss, accuracy, val_loss, val_accuracy, seconds
+- `confusion.npz`    `train` and `test` confusion matrices (rows: true class)
+- `model.keras`      the trained model
+- `activations.npz`  per hidden layer `hidden_<i>_train` [rows, width] and `hidden_<i>_test`,
+                     plus `y_*`, `pred_*` (predicted class) and `index_*` (rows of the data set)
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweep import data, reduce
+from sweep.artifacts import atomic, write_json, write_npz, write_text
+from sweep.backend import configure
+from sweep.errors import TrainingDiverged
+from sweep.space import TrialConfig
+
+STEPS_PER_EXECUTION = 64  # batches per compiled call: at batch 32, per-step overhead dominates
+PREDICT_BATCH = 2048
+CLASSES = 10
+
+
+def train_trial(config: dict[str, Any], *, sweep_dir: str, reductions: dict[str, reduce.Reduction],
+                data_dir: str | None = None, backend: str = "jax") -> None:
+    """Ray Tune function trainable; `config["trial"]` holds a `TrialConfig` as a dict."""
+    from ray import tune
+
+    context = tune.get_context()
+    cpus = context.get_trial_resources().required_resources.get("CPU", 1)
+    configure(backend, threads=int(cpus))
+    cfg = TrialConfig(**{**config["trial"], "hidden": tuple(config["trial"]["hidden"])})
+    folder = Path(sweep_dir) / "trials" / context.get_trial_id()
+    write_json(folder / "params.json", {**cfg.to_dict(), "trial_id": context.get_trial_id(),
+                                        "trial_name": context.get_trial_name()})
+    base = {**_describe(cfg), "backend": backend, **_node(), "cpus": cpus, "trial_id": context.get_trial_id()}
+    write_json(folder / "metrics.json", {**base, "status": "running"})
+    try:
+        metrics = run(cfg, folder, reductions, data_dir, report=tune.report)
+    except TrainingDiverged as exc:  # deterministic: record it, no point in retrying
+        write_text(folder / "error.txt", f"{exc}\n")
+        write_json(folder / "metrics.json", {**base, "status": "failed", "error": str(exc)})
+        tune.report({"status": "failed", "test_accuracy": float("nan")})
+        return
+    except Exception as exc:
+        write_text(folder / "error.txt", traceback.format_exc())
+        write_json(folder / "metrics.json", {**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        raise
+    write_json(folder / "metrics.json", {**base, **metrics, "status": "completed"})
+    tune.report({**metrics, "status": "completed"})
+
+
+def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
+        data_dir: str | None = None, report=None) -> dict[str, Any]:
+    """Train and evaluate one configuration, write its artifacts to `folder`, return its metrics.
+
+    `report(metrics)` is called after every epoch (Ray Tune's `tune.report` inside a sweep).
+    """
+    import keras
+
+    from sweep.history import EpochLog
+    from sweep.model import build_mlp, compile_mlp, hidden_model, hidden_names
+
+    keras.utils.set_random_seed(cfg.seed)
+    ds = data.load(cfg.dataset, data_dir)
+    n_fit = data.fit_rows(ds, cfg.validation)
+    x_all, x_test = data.pixels(ds.x_train), data.pixels(ds.x_test)
+    red_key = reduce.key(cfg)
+    if red_key is not None:
+        x_all, x_test = reductions[red_key].transform(x_all), reductions[red_key].transform(x_test)
+    x_fit, y_fit, x_val, y_val = x_all[:n_fit], ds.y_train[:n_fit], x_all[n_fit:], ds.y_train[n_fit:]
+
+    model = build_mlp(cfg)
+    compile_mlp(model, cfg, STEPS_PER_EXECUTION)
+    epochs = EpochLog(report)
+    callbacks = [epochs]
+    if cfg.patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience,
+                                                       restore_best_weights=cfg.restore_best))
+    start = time.perf_counter()
+    model.fit(x_fit, y_fit, batch_size=cfg.batch_size, epochs=cfg.max_epochs,
+              validation_data=(x_val, y_val), callbacks=callbacks, verbose=0)
+    train_seconds = time.perf_counter() - start
+
+    names = hidden_names(cfg)
+    probe = hidden_model(model, names + ["output"])
+    keep = _keep_rows(n_fit, cfg.keep_train, cfg.seed)
+    out_fit = probe.predict(x_fit, batch_size=PREDICT_BATCH, verbose=0)
+    out_test = probe.predict(x_test, batch_size=PREDICT_BATCH, verbose=0)
+    pred_fit, pred_test = out_fit[-1].argmax(1), out_test[-1].argmax(1)
+    dtype = np.dtype(cfg.activation_dtype)
+    arrays = {f"{n}_train": a[keep].astype(dtype) for n, a in zip(names, out_fit)}
+    arrays |= {f"{n}_test": a.astype(dtype) for n, a in zip(names, out_test)}
+    write_npz(folder / "activations.npz", **arrays, y_train=y_fit[keep], y_test=ds.y_test,
+              pred_train=pred_fit[keep], pred_test=pred_test, index_train=keep,
+              index_test=np.arange(len(x_test)))
+    write_npz(folder / "confusion.npz", train=_confusion(y_fit, pred_fit), test=_confusion(ds.y_test, pred_test))
+    write_text(folder / "history.csv", epochs.to_csv())
+    with atomic(folder / "model.keras") as tmp:
+        model.save(tmp)
+
+    probs = np.clip(out_test[-1][np.arange(len(ds.y_test)), ds.y_test], 1e-7, 1.0)
+    val_acc = epochs.column("val_accuracy")
+    return {
+        "test_accuracy": float((pred_test == ds.y_test).mean()),
+        "test_loss": float(-np.log(probs).mean()),
+        "train_accuracy": float((pred_fit == y_fit).mean()),
+        "val_accuracy": val_acc[-1],
+        "best_val_accuracy": max(val_acc),
+        "epochs": len(val_acc),
+        "best_epoch": int(np.argmax(val_acc)) + 1,
+        "train_seconds": train_seconds,
+        "epoch_seconds": train_seconds / len(val_acc),
+        "n_params": model.count_params(),
+    }
+
+
+def _describe(cfg: TrialConfig) -> dict[str, Any]:
+    """The configuration fields every metrics.json carries, so tables need no other file."""
+    return {"label": cfg.label, "dataset": cfg.dataset, "hidden": list(cfg.hidden), "dropout": cfg.dropout,
+            "input_reduction": "none" if cfg.reduction == "none" else f"{cfg.reduction}{cfg.reduction_k}",
+            "optimizer": cfg.optimizer, "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
+            "activation": cfg.activation, "seed": cfg.seed}
+
+
+def _node() -> dict[str, str]:
+    import ray
+
+    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname()}
+
+
+def _keep_rows(n: int, keep: int | None, seed: int) -> np.ndarray:
+    if keep is None or keep >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, keep, replace=False))
+
+
+def _confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return np.bincount(y_true.astype(np.int64) * CLASSES + y_pred, minlength=CLASSES * CLASSES).reshape(CLASSES, CLASSES)

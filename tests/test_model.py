@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from sweep.model import build_mlp, compile_mlp, hidden_model, hidden_names
+from sweep.space import resolve
+
+
+@pytest.mark.parametrize("hidden, params", [((128,), 101_770), ((128, 1), 100_629), ((256, 64), 218_058)])
+def test_parameter_counts_match_keras(hidden: tuple[int, ...], params: int) -> None:
+    model = build_mlp(resolve({"hidden": list(hidden)}))
+    reference = keras.Sequential([keras.Input((784,)), *[keras.layers.Dense(w, activation="relu") for w in hidden],
+                                  keras.layers.Dense(10, activation="softmax")])
+    assert model.count_params() == reference.count_params() == params
+
+
+def test_layers_dropout_and_reduced_input() -> None:
+    cfg = resolve({"hidden": [16, 4], "dropout": 0.5, "reduction": "pca", "reduction_k": 20})
+    model = build_mlp(cfg)
+    assert model.input_shape == (None, 20)
+    assert [layer.name for layer in model.layers[1:]] == ["hidden_1", "dropout_1", "hidden_2", "dropout_2", "output"]
+    assert hidden_names(cfg) == ["hidden_1", "hidden_2"]
+
+
+def test_hidden_model_matches_a_manual_forward_pass() -> None:
+    cfg = resolve({"hidden": [8, 3], "dropout": 0.5})
+    model = build_mlp(cfg)
+    compile_mlp(model, cfg)
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    h1, h2 = hidden_model(model, hidden_names(cfg)).predict(x, verbose=0)
+    w1, b1 = model.get_layer("hidden_1").get_weights()
+    w2, b2 = model.get_layer("hidden_2").get_weights()
+    expect1 = np.maximum(x @ w1 + b1, 0)
+    assert np.allclose(h1, expect1, atol=1e-5)
+    assert np.allclose(h2, np.maximum(expect1 @ w2 + b2, 0), atol=1e-5)

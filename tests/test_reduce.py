@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from sweep import data, reduce
+from sweep.space import resolve
+
+
+def test_pca_is_fitted_on_training_rows_only(tmp_path: Path) -> None:
+    config = resolve({"dataset": "mnist_small", "validation": 1000, "reduction": "pca", "reduction_k": 10})
+    (red,) = reduce.fit_all([config], tmp_path).values()
+    ds = data.load("mnist_small")
+    reference = PCA(10, svd_solver="full").fit(data.pixels(ds.x_train[:5000]))
+    assert np.allclose(np.abs(red.components), np.abs(reference.components_), atol=1e-4)
+    with_validation = PCA(10, svd_solver="full").fit(data.pixels(ds.x_train))
+    assert not np.allclose(red.mean, with_validation.mean_, atol=1e-4)
+    x = data.pixels(ds.x_test[:50])
+    assert np.allclose(np.abs(red.transform(x)), np.abs(reference.transform(x)), atol=1e-3)
+
+
+def test_forest_keeps_the_most_important_pixels() -> None:
+    ds = data.load("mnist_small")
+    x = data.pixels(ds.x_train[:2000])
+    red = reduce.fit("rf", 30, x, ds.y_train[:2000], seed=0)
+    assert red.transform(x).shape == (2000, 30)
+    assert red.scores[red.pixels].min() >= np.sort(red.scores)[-30]
+    corner = np.ravel_multi_index(([0, 0, 27, 27], [0, 27, 0, 27]), (28, 28))
+    assert not set(corner) & set(red.pixels.tolist())  # blank corners are never informative
+
+
+def test_one_fit_per_distinct_reduction_then_cached(tmp_path: Path) -> None:
+    base = {"dataset": "mnist_small", "validation": 1000, "reduction": "pca", "reduction_k": 8}
+    configs = [resolve({**base, "seed": s, "hidden": h}) for s in (0, 1) for h in ([16], [16, 2])]
+    configs.append(resolve({"dataset": "mnist_small"}))
+    fitted: list[str] = []
+    first = reduce.fit_all(configs, tmp_path, log=fitted.append)
+    assert len(fitted) == 1 and list(first) == ["mnist_small-v1000-pca8"]
+    again: list[str] = []
+    second = reduce.fit_all(configs, tmp_path, log=again.append)
+    assert again == [] and np.array_equal(first["mnist_small-v1000-pca8"].components,
+                                          second["mnist_small-v1000-pca8"].components)
+
+
+def test_forest_key_depends_on_seed() -> None:
+    keys = {reduce.key(resolve({"reduction": "rf", "reduction_k": 70, "seed": s})) for s in (0, 1)}
+    assert keys == {"mnist-v5000-rf70-s0", "mnist-v5000-rf70-s1"}
+    assert reduce.key(resolve({})) is None
