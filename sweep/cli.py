@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=f"Keras backend (default: {DEFAULT_BACKEND})")
     run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
+
+    report = sub.add_parser("report", help="analyse a sweep into report/report.html, report.md and tables/")
+    report.add_argument("sweep", type=Path, help="a sweep folder, e.g. results/study_a")
+    report.add_argument("--top", type=int, default=3, help="trials shown in full, best first (default 3)")
+    report.add_argument("--trials", default="", help="comma-separated trial ids shown in full as well")
+    report.add_argument("--methods", default="pca,tsne,umap,trimap,pacmap", help="embedding methods drawn")
+    report.add_argument("--subsample", type=int, default=10_000, help="rows embedded by t-SNE, TriMAP, PaCMAP, PCA")
+    report.add_argument("--probe-rows", type=int, help="train rows UMAP and the probes fit on (default: all)")
+    report.add_argument("--nodes", default="", help="box-plot these nodes, e.g. hidden_1:3,hidden_2:0")
+    report.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the heavy work")
+    report.add_argument("--data-dir", help="where the sweep's data set lives, if not in a known place")
     return parser
 
 
@@ -48,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        return _report(args)
     except SweepError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
@@ -72,6 +85,21 @@ def _run(args: argparse.Namespace) -> int:
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - stdout is for results
     sweep_dir = run_sweep(space, options, log=log)
     print(summary(sweep_dir))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from analysis.report import ReportOptions, build_report
+
+    try:
+        nodes = tuple((layer, int(node)) for layer, node in (item.split(":") for item in args.nodes.split(",") if item))
+    except ValueError:
+        raise SweepError(f"--nodes: expected layer:node pairs like hidden_1:3,hidden_2:0, got {args.nodes!r}") from None
+    options = ReportOptions(top=args.top, trials=tuple(t for t in args.trials.split(",") if t),
+                            methods=tuple(m for m in args.methods.split(",") if m), subsample=args.subsample,
+                            probe_rows=args.probe_rows, workers=args.workers, nodes=nodes, data_dir=args.data_dir)
+    summary = build_report(args.sweep, options, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(summary.html)
     return 0
 
 

@@ -8,7 +8,8 @@ The trial folder `<sweep>/trials/<trial_id>/` holds, each written atomically:
 - `confusion.npz`    `train` and `test` confusion matrices (rows: true class)
 - `model.keras`      the trained model
 - `activations.npz`  per hidden layer `hidden_<i>_train` [rows, width] and `hidden_<i>_test`,
-                     plus `y_*`, `pred_*` (predicted class) and `index_*` (rows of the data set)
+                     plus `y_*`, `pred_*` (predicted class), `proba_test` (class probabilities)
+                     and `index_*` (rows of the data set)
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
     arrays = {f"{n}_train": a[keep].astype(dtype) for n, a in zip(names, out_fit)}
     arrays |= {f"{n}_test": a.astype(dtype) for n, a in zip(names, out_test)}
     write_npz(folder / "activations.npz", **arrays, y_train=y_fit[keep], y_test=ds.y_test,
-              pred_train=pred_fit[keep], pred_test=pred_test, index_train=keep,
-              index_test=np.arange(len(x_test)))
+              pred_train=pred_fit[keep], pred_test=pred_test, proba_test=out_test[-1].astype(dtype),
+              index_train=keep, index_test=np.arange(len(x_test)))
     write_npz(folder / "confusion.npz", train=_confusion(y_fit, pred_fit), test=_confusion(ds.y_test, pred_test))
     write_text(folder / "history.csv", epochs.to_csv())
     with atomic(folder / "model.keras") as tmp:

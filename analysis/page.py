@@ -1,0 +1,96 @@
+"""The report as one self-contained HTML page (images inlined, no external files) and its
+Markdown twin; figures are also written as PNG files beside them."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sweep.artifacts import write_text
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 1.5em 3em;color:#222}
+h1{margin-top:1em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+nav a{margin-right:1em} figure{margin:1em 0} figcaption{font-size:.85em;color:#555}
+img{max-width:100%} table{border-collapse:collapse;font-size:.8em;margin:.5em 0}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right} th{background:#f3f3f3;cursor:pointer}
+td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
+details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
+"""
+
+# Click a header to sort its table; numbers sort as numbers ("97.31 ± 0.12" by 97.31).
+SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach((th, col) => th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0];
+  const key = r => { const t = r.cells[col].textContent.trim(); const v = parseFloat(t); return isNaN(v) ? t : v; };
+  const dir = th.dataset.dir === 'asc' ? -1 : 1; th.dataset.dir = dir === 1 ? 'asc' : 'desc';
+  [...body.rows].sort((a, b) => { const x = key(a), y = key(b);
+    return (typeof x === typeof y ? (x > y) - (x < y) : String(x).localeCompare(String(y))) * dir; })
+    .forEach(r => body.appendChild(r));
+}));
+document.body.dataset.ready = 'yes';
+"""
+
+
+@dataclass
+class Page:
+    title: str
+    folder: Path  # the report folder; figures go to folder/figures
+    sections: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # id, title, html, md
+
+    def section(self, anchor: str, title: str) -> None:
+        self.sections.append((anchor, title, [], []))
+
+    def text(self, text: str) -> None:
+        self.sections[-1][2].append(f"<p class='note'>{html.escape(text)}</p>")
+        self.sections[-1][3].append(text + "\n")
+
+    def table(self, frame: pd.DataFrame, caption: str = "", digits: int = 4) -> None:
+        if frame.empty:
+            return self.text(f"{caption}: nothing to show yet." if caption else "Nothing to show yet.")
+        shown = frame.copy()
+        for col in shown.select_dtypes("float"):
+            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}g}")
+        shown = shown.astype(object).where(shown.notna(), "")
+        table_html = shown.to_html(index=False, classes="sortable", border=0, escape=True, na_rep="")
+        self.sections[-1][2].append((f"<p class='note'>{html.escape(caption)}</p>" if caption else "") + table_html)
+        self.sections[-1][3].append((f"{caption}\n\n" if caption else "") + _markdown_table(shown) + "\n")
+
+    def figure(self, name: str, fig: Figure, caption: str) -> None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        png = buf.getvalue()
+        path = self.folder / "figures" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        data = base64.b64encode(png).decode()
+        self.sections[-1][2].append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+                                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        self.sections[-1][3].append(f"![{caption}](figures/{name}.png)\n")
+
+    def write(self) -> tuple[Path, Path]:
+        nav = " ".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t, _, _ in self.sections)
+        body = "\n".join(f"<section id='{a}'><h2>{html.escape(t)}</h2>\n" + "\n".join(parts) + "</section>"
+                         for a, t, parts, _ in self.sections)
+        page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+                f"<style>{STYLE}</style></head><body><h1>{html.escape(self.title)}</h1><nav>{nav}</nav>\n{body}\n"
+                f"<script>{SCRIPT}</script></body></html>\n")
+        markdown = f"# {self.title}\n\n" + "\n".join(f"## {t}\n\n" + "\n".join(md) for _, t, _, md in self.sections)
+        write_text(self.folder / "report.html", page)
+        write_text(self.folder / "report.md", markdown)
+        return self.folder / "report.html", self.folder / "report.md"
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.astype(str).to_numpy()]
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return "\n".join([head, rule, *("| " + " | ".join(row) + " |" for row in cells)]) + "\n"

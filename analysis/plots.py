@@ -1,0 +1,274 @@
+"""Figures. Each `*_info` function computes plain records; each `plot_*` function only draws them
+onto a new matplotlib Figure (Agg backend, nothing shown)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+CMAP = "tab10"
+
+
+def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray) -> None:
+    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap=CMAP, vmin=-0.5, vmax=9.5, s=1.5, alpha=0.6, linewidths=0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _legend(fig: Figure, classes: list[str]) -> None:
+    colours = plt.get_cmap(CMAP)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colours(i), label=c) for i, c in enumerate(classes)]
+    fig.legend(handles=handles, loc="lower center", ncol=10, fontsize=7, frameon=False)
+
+
+# --- across the sweep --------------------------------------------------------------------------
+
+def plot_accuracy_by_configuration(configs: pd.DataFrame) -> Figure:
+    """Horizontal bars of mean test accuracy with ± std error bars, best at the top."""
+    names = [f"{l} {a}".strip() if l else a for l, a in zip(configs.label.fillna(""), configs.architecture)]
+    names = [f"{n} ({d})" if configs.dataset.nunique() > 1 else n for n, d in zip(names, configs.dataset)]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(configs) + 1.2))
+    y = np.arange(len(configs))[::-1]
+    ax.barh(y, 100 * configs.test_accuracy_mean, xerr=100 * configs.test_accuracy_std, color="#4c72b0", capsize=3)
+    ax.set_yticks(y, names, fontsize=8)
+    low = 100 * (configs.test_accuracy_mean - configs.test_accuracy_std).min()
+    ax.set_xlim(max(0.0, low - 2), 100)
+    ax.set_xlabel("test accuracy % (mean ± std over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs(configs: pd.DataFrame, column: str, log: bool = False) -> Figure:
+    """Mean test accuracy against a numeric column (parameters, bottleneck width), ± std."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for dataset, group in configs.groupby("dataset"):
+        ax.errorbar(group[column], 100 * group.test_accuracy_mean, yerr=100 * group.test_accuracy_std,
+                    fmt="o", capsize=3, label=dataset)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(column.replace("_", " "))
+    ax.set_ylabel("test accuracy %")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def parallel_info(trials: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Each hyperparameter scaled to [0, 1] (categories by rank), plus test accuracy."""
+    done = trials[trials.status == "completed"]
+    scaled = pd.DataFrame(index=done.index)
+    for col in columns:
+        values = done[col]
+        if not pd.api.types.is_numeric_dtype(values):
+            values = values.astype(str).map({v: i for i, v in enumerate(sorted(values.astype(str).unique()))})
+        span = values.max() - values.min()
+        scaled[col] = (values - values.min()) / span if span else 0.5
+    scaled["test_accuracy"] = done.test_accuracy
+    return scaled
+
+
+def plot_parallel(info: pd.DataFrame) -> Figure:
+    """One line per trial across the hyperparameter axes, coloured by test accuracy."""
+    axes = [c for c in info if c != "test_accuracy"]
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(axes)), 4))
+    norm = plt.Normalize(info.test_accuracy.min(), info.test_accuracy.max())
+    cmap = plt.get_cmap("viridis")
+    for _, row in info.sort_values("test_accuracy").iterrows():
+        ax.plot(range(len(axes)), row[axes].to_numpy(float), color=cmap(norm(row.test_accuracy)), alpha=0.7)
+    ax.set_xticks(range(len(axes)), [a.replace("_", " ") for a in axes], fontsize=8)
+    ax.set_yticks([])
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="test accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def plot_importance(scores: pd.Series) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(scores) + 1))
+    ax.barh(scores.index[::-1], scores.to_numpy()[::-1], color="#55a868")
+    ax.set_xlabel("share of explained test-accuracy variance (random-forest importance)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_probes_by_layer(records: list[dict], probe: str) -> Figure:
+    """Accuracy of one probe against layer depth (raw = 0), one line per trial."""
+    frame = pd.DataFrame([r for r in records if r["probe"] == probe])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (dataset, source), group in frame.groupby(["dataset", "source"], sort=False):
+        if source == "raw pixels":
+            continue
+        raw = frame[(frame.dataset == dataset) & (frame.source == "raw pixels")]
+        points = pd.concat([raw, group])
+        depth = [0 if layer == "raw" else int(layer.split("_")[1]) for layer in points.layer]
+        ax.plot(depth, 100 * points.accuracy, marker="o", label=source, alpha=0.8)
+    ax.set_xlabel("layer (0 = raw pixels)")
+    ax.set_ylabel(f"{probe} accuracy %")
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# --- one trial ---------------------------------------------------------------------------------
+
+def plot_learning_curves(history: pd.DataFrame) -> Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(history.epoch, history[metric], marker=".", label="train")
+        ax.plot(history.epoch, history[f"val_{metric}"], marker=".", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusions(confusion: dict[str, np.ndarray], classes: list[str]) -> Figure:
+    """Train and test confusion matrices, raw counts and row-normalised."""
+    fig, axes = plt.subplots(2, 2, figsize=(10, 9))
+    for row, split in enumerate(("train", "test")):
+        counts = confusion[split]
+        normed = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        for col, (matrix, fmt, title) in enumerate(((counts, "d", "counts"), (normed, ".2f", "row-normalised"))):
+            ax = axes[row, col]
+            ax.imshow(normed, cmap="Blues", vmin=0, vmax=1)
+            for (i, j), v in np.ndenumerate(matrix):
+                ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=5,
+                        color="white" if normed[i, j] > 0.5 else "black")
+            ax.set_title(f"{split}: {title}", fontsize=9)
+            ax.set_xticks(range(len(classes)), classes, fontsize=6, rotation=90)
+            ax.set_yticks(range(len(classes)), classes, fontsize=6)
+            ax.set_xlabel("predicted", fontsize=8)
+            ax.set_ylabel("true", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, classes: list[str]) -> Figure:
+    """A 5x5 grid of test images titled predicted/true; wrong predictions in red."""
+    fig, axes = plt.subplots(5, 5, figsize=(6, 6.6))
+    for ax, image, t, p in zip(axes.flat, images, true, pred):
+        ax.imshow(image, cmap="gray_r")
+        ax.set_title(f"{classes[p]} / {classes[t]}", fontsize=7, color="black" if p == t else "red")
+        ax.axis("off")
+    fig.suptitle("predicted / true", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def discriminative_nodes(layers: dict[str, np.ndarray], pred: np.ndarray, per_layer: int = 2,
+                         chosen: dict[str, list[int]] | None = None) -> list[tuple[str, int, float]]:
+    """The nodes whose activations best separate the predicted classes (largest ANOVA F),
+    or the `chosen` ones: (layer, node, F) records."""
+    from sklearn.feature_selection import f_classif
+
+    records = []
+    for name, acts in layers.items():
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # constant (dead) nodes have no F statistic
+            f = np.nan_to_num(f_classif(acts.astype(np.float32), pred)[0])
+        nodes = (chosen or {}).get(name) or list(np.argsort(f)[::-1][:per_layer])
+        records += [(name, int(n), float(f[n])) for n in nodes]
+    return records
+
+
+def plot_node_boxes(layers: dict[str, np.ndarray], pred: np.ndarray, nodes: list[tuple[str, int, float]],
+                    classes: list[str]) -> Figure:
+    fig, axes = plt.subplots(1, len(nodes), figsize=(4 * len(nodes), 3.2), squeeze=False)
+    for ax, (layer, node, f) in zip(axes[0], nodes):
+        groups = [layers[layer][pred == c, node].astype(np.float32) for c in range(len(classes))]
+        ax.boxplot(groups, showfliers=False)
+        ax.set_xticks(range(1, len(classes) + 1), classes, fontsize=6, rotation=90)
+        ax.set_title(f"{layer} node {node} (F={f:.0f})", fontsize=8)
+        ax.set_xlabel("predicted class", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def picture_shape(width: int) -> tuple[int, int]:
+    """The most square rows x cols that hold `width` nodes (256 -> 16x16, 64 -> 8x8, 128 -> 8x16)."""
+    rows = max(r for r in range(1, int(math.isqrt(width)) + 1) if width % r == 0)
+    return rows, width // rows
+
+
+def class_pictures_info(layers: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Per layer: one example's activations per class, and the sum over every example of the class."""
+    info = {}
+    for name, acts in layers.items():
+        first = np.array([np.flatnonzero(labels == c)[0] for c in range(10)])
+        info[name] = {"single": acts[first].astype(np.float32),
+                      "summed": np.stack([acts[labels == c].astype(np.float32).sum(0) for c in range(10)])}
+    return info
+
+
+def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[str], n: int) -> Figure:
+    rows = [(name, kind) for name in info for kind in ("single", "summed")]
+    fig, axes = plt.subplots(len(rows), 10, figsize=(12, 1.45 * len(rows) + 0.4), squeeze=False)
+    for r, (name, kind) in enumerate(rows):
+        pictures = info[name][kind]
+        shape = picture_shape(pictures.shape[1])
+        for c in range(10):
+            ax = axes[r, c]
+            ax.imshow(pictures[c].reshape(shape), cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(classes[c], fontsize=7)
+        axes[r, 0].set_ylabel(f"{name}\n{'one example' if kind == 'single' else f'sum of {n}'}", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray],
+                    notes: dict[str, str], classes: list[str]) -> Figure:
+    """Rows: raw pixels and each hidden layer; columns: methods; points coloured by class."""
+    layers = list(grid)
+    methods = list(next(iter(grid.values())))
+    fig, axes = plt.subplots(len(layers), len(methods), figsize=(2.6 * len(methods), 2.6 * len(layers) + 0.5),
+                             squeeze=False)
+    for r, layer in enumerate(layers):
+        for c, method in enumerate(methods):
+            ax = axes[r, c]
+            coords = grid[layer][method]
+            _scatter_classes(ax, coords, labels[f"{layer}/{method}"])
+            ax.set_title(f"{layer}: {method}\n{notes.get(f'{layer}/{method}', '')}".strip(), fontsize=7)
+    _legend(fig, classes)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def plot_pixel_importance(scores: np.ndarray, pixels: np.ndarray, digit: np.ndarray) -> Figure:
+    """A random forest's pixel importances as a 28x28 map, and its chosen pixels on a digit."""
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
+    image = axes[0].imshow(scores.reshape(28, 28), cmap="hot")
+    fig.colorbar(image, ax=axes[0], fraction=0.046)
+    axes[0].set_title("pixel importance", fontsize=9)
+    axes[1].imshow(digit, cmap="gray_r")
+    rows, cols = np.unravel_index(pixels, (28, 28))
+    axes[1].scatter(cols, rows, s=12, facecolors="none", edgecolors="red")
+    axes[1].set_title(f"top {len(pixels)} pixels", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_explained_variance(ratio: np.ndarray) -> Figure:
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(np.arange(1, len(ratio) + 1), np.cumsum(ratio), marker=".")
+    ax.set_xlabel("components")
+    ax.set_ylabel("cumulative explained variance")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,81 @@
+"""Comparison tables: one row per configuration, metrics as mean ± std over seeds."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# A configuration is everything but the seed; trials that differ only by seed are pooled.
+GROUP = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer", "learning_rate",
+         "batch_size", "activation"]
+PERCENT = ["test_accuracy", "best_val_accuracy"]
+
+
+def configurations(trials: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials pooled by configuration, sorted by mean test accuracy (best first).
+
+    Columns: the configuration, `n` (seeds), `<metric>_mean` and `<metric>_std` (sample std, 0
+    for one seed) for test accuracy, epochs, training seconds, and the parameter count.
+    """
+    done = trials[trials.status == "completed"]
+    if done.empty:
+        return pd.DataFrame(columns=GROUP + ["n"])
+    metrics = {"test_accuracy": "test_accuracy", "best_val_accuracy": "best_val_accuracy",
+               "epochs": "epochs", "train_seconds": "train_seconds"}
+    grouped = done.groupby(GROUP, dropna=False, sort=False)
+    table = grouped.agg(n=("seed", "size"), n_params=("n_params", "first"), depth=("depth", "first"),
+                        bottleneck=("bottleneck", "first"),
+                        **{f"{k}_mean": (v, "mean") for k, v in metrics.items()},
+                        **{f"{k}_std": (v, "std") for k, v in metrics.items()}).reset_index()
+    std_cols = [c for c in table if c.endswith("_std")]
+    table[std_cols] = table[std_cols].fillna(0.0)
+    return table.sort_values("test_accuracy_mean", ascending=False, ignore_index=True)
+
+
+def mean_std(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
+    """`97.31 ± 0.12 (n=3)`; the spread is left out for a single seed."""
+    if n < 2:
+        return f"{scale * mean:.{digits}f} (n=1)"
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f} (n={n})"
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The configuration table as text columns for Markdown and HTML."""
+    out = table[[c for c in GROUP if table[c].nunique(dropna=False) > 1 or c in ("architecture", "dataset")]].copy()
+    out["test accuracy %"] = [mean_std(m, s, n) for m, s, n in zip(table.test_accuracy_mean, table.test_accuracy_std, table.n)]
+    out["best val accuracy %"] = [mean_std(m, s, n) for m, s, n in zip(table.best_val_accuracy_mean, table.best_val_accuracy_std, table.n)]
+    out["epochs"] = [mean_std(m, s, n, 1, 1) for m, s, n in zip(table.epochs_mean, table.epochs_std, table.n)]
+    out["train s"] = [mean_std(m, s, n, 1, 1) for m, s, n in zip(table.train_seconds_mean, table.train_seconds_std, table.n)]
+    out["parameters"] = table.n_params.astype(int)
+    return out
+
+
+def probe_table(records: list[dict]) -> pd.DataFrame:
+    """Rows: trials (and raw pixels per dataset); columns: `<layer> <probe>` accuracies."""
+    if not records:
+        return pd.DataFrame()
+    frame = pd.DataFrame(records)
+    frame["order"] = frame.source != "raw pixels"  # raw pixels first, in rows and in columns
+    frame = frame.sort_values(["dataset", "order", "layer"], kind="stable")
+    wide = frame.pivot_table(index=["dataset", "source", "label"], columns=["layer", "probe"], values="accuracy",
+                             aggfunc="first", sort=False)
+    wide.columns = [f"{layer} {probe}" for layer, probe in wide.columns]
+    return wide.reset_index()
+
+
+def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
+    """How much each hyperparameter explains test accuracy: a random forest's impurity importances
+    over the completed trials (one-hot for categories). Empty with fewer than 4 trials or no variation."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    done = trials[trials.status == "completed"]
+    columns = [c for c in ["dataset", "depth", "bottleneck", "input_reduction", "dropout", "optimizer", "learning_rate",
+                           "batch_size", "activation", "n_params"] if c in done and done[c].nunique(dropna=False) > 1]
+    if len(done) < 4 or not columns:
+        return pd.Series(dtype=float)
+    features = pd.get_dummies(done[columns], dtype=float)
+    forest = RandomForestRegressor(n_estimators=300, random_state=seed).fit(features, done.test_accuracy)
+    scores = pd.Series(forest.feature_importances_, index=features.columns)
+    # Fold one-hot columns back onto their hyperparameter.
+    owner = {f: next(c for c in columns if f == c or f.startswith(f"{c}_")) for f in features.columns}
+    return scores.groupby(owner).sum().sort_values(ascending=False)
+

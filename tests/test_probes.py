@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis import embed, probes
+
+
+def _clusters(n: int = 600, classes: int = 3, spread: float = 0.3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 10, (classes, 16))
+    y = rng.integers(0, classes, n)
+    return (centres[y] + rng.normal(0, spread, (n, 16))).astype(np.float32), y
+
+
+def test_separated_clusters_score_one_and_shuffled_labels_score_chance() -> None:
+    x, y = _clusters()
+    train, test = slice(0, 400), slice(400, None)
+    assert min(probes.knn(x[train], y[train], x[test], y[test]).values()) == 1.0
+    assert probes.linear(x[train], y[train], x[test], y[test]) == 1.0
+    shuffled = np.random.default_rng(1).permutation(y)
+    chance = probes.knn(x[train], shuffled[train], x[test], shuffled[test])
+    assert all(abs(v - 1 / 3) < 0.12 for v in chance.values())
+    assert abs(probes.linear(x[train], shuffled[train], x[test], shuffled[test]) - 1 / 3) < 0.12
+
+
+def test_knn_matches_scikit_learn() -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x, y = _clusters(spread=8.0, seed=2)
+    ours = probes.knn(x[:400], y[:400], x[400:], y[400:], ks=(3, 5))
+    for k in (3, 5):
+        assert ours[k] == pytest.approx(KNeighborsClassifier(k).fit(x[:400], y[:400]).score(x[400:], y[400:]))
+
+
+@pytest.mark.parametrize("method", list(embed.METHODS))
+def test_every_embedding_keeps_clusters_apart(method: str) -> None:
+    x, y = _clusters(n=300)
+    coords = embed.METHODS[method](x, 0)
+    assert coords.shape == (300, 2)
+    assert probes.knn(coords[:200], y[:200], coords[200:], y[200:], ks=(5,))[5] > 0.95
+
+
+def test_umap_transforms_held_out_rows() -> None:
+    x, y = _clusters(n=400)
+    train, test = embed.umap_fit(x[:300], x[300:], 0)
+    assert train.shape == (300, 2) and test.shape == (100, 2)
+    assert probes.knn(train, y[:300], test, y[300:], ks=(5,))[5] > 0.95
+
+
+def test_stratified_subsample_keeps_class_shares() -> None:
+    y = np.repeat([0, 1, 2], [500, 300, 200])
+    idx = embed.stratified(y, 100, seed=0)
+    assert np.bincount(y[idx]).tolist() == [50, 30, 20] and np.all(np.diff(idx) > 0)
+    assert len(embed.stratified(y, 5000, 0)) == 1000

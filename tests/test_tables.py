@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import tables
+from analysis.results import load_sweep
+from sweep.errors import SweepError
+
+
+def _trial(root: Path, trial_id: str, hidden: list[int], seed: int, acc: float | None, status: str = "completed",
+           **extra) -> None:
+    folder = root / "trials" / trial_id
+    folder.mkdir(parents=True)
+    params = {"dataset": "mnist", "hidden": hidden, "dropout": 0.0, "reduction": "none", "reduction_k": 0,
+              "optimizer": "rmsprop", "learning_rate": 0.001, "batch_size": 32, "activation": "relu",
+              "seed": seed, "label": f"h{hidden[-1]}", "validation": 5000}
+    (folder / "params.json").write_text(json.dumps(params))
+    if status == "starting":
+        return
+    metrics = {**params, "input_reduction": "none", "status": status, **extra}
+    if acc is not None:
+        metrics |= {"test_accuracy": acc, "best_val_accuracy": acc + 0.01, "epochs": 10 + seed,
+                    "train_seconds": 5.0 * (seed + 1), "n_params": 1000 * hidden[-1]}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+@pytest.fixture
+def hand_made(tmp_path: Path) -> Path:
+    (tmp_path / "trials.jsonl").write_text("{}\n" * 8)
+    for seed, acc in enumerate([0.60, 0.70, 0.80]):
+        _trial(tmp_path, f"a{seed}", [128, 1], seed, acc)
+    for seed, acc in enumerate([0.97, 0.98]):
+        _trial(tmp_path, f"b{seed}", [128], seed, acc)
+    _trial(tmp_path, "c0", [128, 2], 0, None, status="failed", error="TrainingDiverged: loss became nan")
+    _trial(tmp_path, "c1", [128, 2], 1, None, status="running")
+    _trial(tmp_path, "c2", [128, 2], 2, None, status="starting")
+    return tmp_path
+
+
+def test_mean_and_std_over_seeds(hand_made: Path) -> None:
+    configs = tables.configurations(load_sweep(hand_made).table())
+    assert list(configs.label) == ["h128", "h1"]
+    best, worst = configs.iloc[0], configs.iloc[1]
+    assert best.n == 2 and best.test_accuracy_mean == pytest.approx(0.975)
+    assert best.test_accuracy_std == pytest.approx(np.std([0.97, 0.98], ddof=1))
+    assert worst.n == 3 and worst.test_accuracy_mean == pytest.approx(0.70) and worst.test_accuracy_std == pytest.approx(0.10)
+    assert worst.epochs_mean == pytest.approx(11) and worst.train_seconds_mean == pytest.approx(10)
+    assert tables.readable(configs)["test accuracy %"].tolist() == ["97.50 ± 0.71 (n=2)", "70.00 ± 10.00 (n=3)"]
+
+
+def test_partial_trials_are_listed_with_status(hand_made: Path) -> None:
+    sweep = load_sweep(hand_made)
+    table = sweep.table().set_index("trial_id")
+    assert table.loc[["c0", "c1", "c2"], "status"].tolist() == ["failed", "running", "starting"]
+    assert "nan" in table.loc["c0", "error"]
+    assert len(sweep.completed()) == 5 and sweep.planned == 8
+
+
+def test_single_seed_has_no_spread() -> None:
+    assert tables.mean_std(0.9727, 0.0, 1) == "97.27 (n=1)"
+
+
+def test_importance_finds_the_parameter_that_matters(hand_made: Path) -> None:
+    scores = tables.importance(load_sweep(hand_made).table())
+    assert scores.index[0] in ("bottleneck", "n_params", "depth") and scores.sum() == pytest.approx(1.0)
+
+
+def test_not_a_sweep_folder(tmp_path: Path) -> None:
+    with pytest.raises(SweepError, match="not a sweep folder"):
+        load_sweep(tmp_path)
+
+
+def test_corrupt_metrics_names_the_file(hand_made: Path) -> None:
+    (hand_made / "trials" / "a0" / "metrics.json").write_text("{half")
+    with pytest.raises(SweepError, match=r"a0/metrics.json: not valid JSON"):
+        load_sweep(hand_made).table()
