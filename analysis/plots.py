@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from analysis.results import finished  # noqa: E402
+
 CMAP = "tab10"
 
 
@@ -65,7 +67,7 @@ def plot_accuracy_vs(configs: pd.DataFrame, column: str, log: bool = False) -> F
 
 def parallel_info(trials: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Each hyperparameter scaled to [0, 1] (categories by rank), plus test accuracy."""
-    done = trials[trials.status == "completed"]
+    done = finished(trials)
     scaled = pd.DataFrame(index=done.index)
     for col in columns:
         values = done[col]
@@ -114,6 +116,18 @@ def plot_probes_by_layer(records: list[dict], probe: str) -> Figure:
     ax.set_xlabel("layer (0 = raw pixels)")
     ax.set_ylabel(f"{probe} accuracy %")
     ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_optimization_history(history: pd.DataFrame) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.scatter(history.number, 100 * history.value, s=12, label="trial")
+    ax.step(history.number, 100 * history.best, where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel("validation accuracy %")
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

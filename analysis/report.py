@@ -20,7 +20,7 @@ from analysis import plots, tables
 from analysis.embed import METHODS, check_methods
 from analysis.layers import RAW, LayerJob, LayerResult, run_layer
 from analysis.page import Page
-from analysis.results import Sweep, Trial, load_sweep
+from analysis.results import Sweep, Trial, finished, load_sweep
 from sweep.errors import SweepError
 
 
@@ -66,6 +66,7 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     configs = tables.configurations(trials)
     _overview(page, sweep, trials)
     _comparison(page, trials, configs)
+    _optuna(page, sweep)
     _probes(page, records)
     _reductions(page, sweep)
     by_layer = {(r.job.source, r.job.layer): r for r in results}
@@ -169,7 +170,23 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
     scores = tables.importance(trials)
     if len(scores):
         page.figure("hyperparameter_importance", plots.plot_importance(scores),
-                    f"Which hyperparameters explain test accuracy, from a random forest over {int((trials.status == 'completed').sum())} trials.")
+                    f"Which hyperparameters explain test accuracy, from a random forest over {len(finished(trials))} trials.")
+
+
+def _optuna(page: Page, sweep: Sweep) -> None:
+    study = tables.optuna_study(sweep.folder)
+    if study is None:
+        return
+    history, importance = study
+    page.section("optuna", "Optuna search")
+    page.text(f"{len(history)} finished trials in the study stored at {sweep.name}/optuna.db "
+              f"(open it with optuna.load_study(study_name={sweep.name!r}, storage='sqlite:///optuna.db')). "
+              "The objective is validation accuracy; test data never steers the search.")
+    if len(history):
+        page.figure("optuna_history", plots.plot_optimization_history(history), "Optimisation history.")
+    if len(importance):
+        page.figure("optuna_importance", plots.plot_importance(importance.sort_values(ascending=False)),
+                    "Optuna's parameter importances (fANOVA) for validation accuracy.")
 
 
 def _probes(page: Page, records: list[dict]) -> None:

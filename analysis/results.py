@@ -17,6 +17,7 @@ import pandas as pd
 
 from sweep.errors import SweepError
 
+FINISHED = ("completed",)  # statuses of trials with results (stopped ones have a history only)
 CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer",
                   "learning_rate", "batch_size", "activation"]
 METRIC_COLUMNS = ["test_accuracy", "test_loss", "val_accuracy", "best_val_accuracy", "epochs",
@@ -47,7 +48,8 @@ class Trial:
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed"
+        """Trained to the end and evaluated."""
+        return self.status in FINISHED
 
     @property
     def hidden_layers(self) -> list[str]:
@@ -78,11 +80,16 @@ class Trial:
                 "node": p.get("node"), "error": p.get("error")}
 
 
+def finished(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trials with results (see `FINISHED`)."""
+    return table[table.status.isin(FINISHED)]
+
+
 @dataclass(frozen=True)
 class Sweep:
     folder: Path
     trials: tuple[Trial, ...]
-    planned: int  # trials the space expands to (0 when unknown, e.g. an Optuna search)
+    planned: int  # trials the space expands to, or an Optuna search's number of samples
 
     @property
     def name(self) -> str:
@@ -105,13 +112,12 @@ class Sweep:
 
 def load_sweep(folder: str | Path) -> Sweep:
     folder = Path(folder)
-    if not (folder / "trials.jsonl").is_file():
-        raise SweepError(f"{folder}: not a sweep folder (no trials.jsonl); pass results/<name>")
+    if not (folder / "sweep.json").is_file():
+        raise SweepError(f"{folder}: not a sweep folder (no sweep.json); pass results/<name>")
     trials_dir = folder / "trials"
     trials = tuple(Trial(p) for p in sorted(trials_dir.iterdir()) if (p / "params.json").is_file()) \
         if trials_dir.is_dir() else ()
-    planned = len((folder / "trials.jsonl").read_text().splitlines())
-    return Sweep(folder=folder, trials=trials, planned=planned)
+    return Sweep(folder=folder, trials=trials, planned=_read_json(folder / "sweep.json").get("planned", 0))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

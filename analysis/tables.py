@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+
+from analysis.results import finished
 
 # A configuration is everything but the seed; trials that differ only by seed are pooled.
 GROUP = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer", "learning_rate",
@@ -16,7 +20,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     Columns: the configuration, `n` (seeds), `<metric>_mean` and `<metric>_std` (sample std, 0
     for one seed) for test accuracy, epochs, training seconds, and the parameter count.
     """
-    done = trials[trials.status == "completed"]
+    done = finished(trials)
     if done.empty:
         return pd.DataFrame(columns=GROUP + ["n"])
     metrics = {"test_accuracy": "test_accuracy", "best_val_accuracy": "best_val_accuracy",
@@ -67,7 +71,7 @@ def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
     over the completed trials (one-hot for categories). Empty with fewer than 4 trials or no variation."""
     from sklearn.ensemble import RandomForestRegressor
 
-    done = trials[trials.status == "completed"]
+    done = finished(trials)
     columns = [c for c in ["dataset", "depth", "bottleneck", "input_reduction", "dropout", "optimizer", "learning_rate",
                            "batch_size", "activation", "n_params"] if c in done and done[c].nunique(dropna=False) > 1]
     if len(done) < 4 or not columns:
@@ -79,3 +83,24 @@ def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
     owner = {f: next(c for c in columns if f == c or f.startswith(f"{c}_")) for f in features.columns}
     return scores.groupby(owner).sum().sort_values(ascending=False)
 
+
+
+def optuna_study(folder: Path) -> tuple[pd.DataFrame, pd.Series] | None:
+    """An Optuna-guided sweep's history (trial number, value, best so far) and Optuna's parameter
+    importances (fANOVA), read from its `optuna.db`; None for other sweeps."""
+    path = folder / "optuna.db"
+    if not path.is_file():
+        return None
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{path}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    history = pd.DataFrame({"number": [t.number for t in done], "value": [t.value for t in done]})
+    history["best"] = history.value.cummax()
+    try:
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        importance = pd.Series(optuna.importance.get_param_importances(study, evaluator=evaluator))
+    except (RuntimeError, ValueError):  # too few finished trials, or nothing varied
+        importance = pd.Series(dtype=float)
+    return history, importance

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sweep.backend import BACKENDS, DEFAULT_BACKEND
 from sweep.errors import SweepError
+from sweep.space import SCHEDULERS, SEARCHES
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -38,8 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="join an existing Ray cluster, e.g. 10.0.0.1:6379 or auto")
     run.add_argument("--max-epochs", type=int, help="override every trial's epoch cap")
     run.add_argument("--seeds", type=_seeds, help="override the space's seeds, e.g. 0,1,2")
+    run.add_argument("--search", choices=SEARCHES, help="override the space's search")
+    run.add_argument("--num-samples", type=int, help="override the space's num_samples (random, optuna)")
+    run.add_argument("--scheduler", choices=SCHEDULERS, help="asha: stop weak trials early (next to EarlyStopping)")
     run.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=f"Keras backend (default: {DEFAULT_BACKEND})")
-    run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted sweep from its saved state (the space file is not read again)")
     run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
 
     report = sub.add_parser("report", help="analyse a sweep into report/report.html, report.md and tables/")
@@ -74,8 +79,11 @@ def _run(args: argparse.Namespace) -> int:
     from sweep.runner import RunOptions, run_sweep
     from sweep.space import load_space
 
-    space = load_space(args.space).with_overrides(seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
+    space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler).with_overrides(seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
     if args.dry_run:
+        if space.search == "optuna":
+            print(json.dumps({k: _shown_param(v) for k, v in space.params.items()} | {"num_samples": space.num_samples}))
+            return 0
         for config in space.trials():
             print(json.dumps(config.to_dict()))
         return 0
@@ -86,6 +94,12 @@ def _run(args: argparse.Namespace) -> int:
     sweep_dir = run_sweep(space, options, log=log)
     print(summary(sweep_dir))
     return 0
+
+
+def _shown_param(value: object) -> object:
+    from sweep.space import Distribution
+
+    return value.describe() if isinstance(value, Distribution) else value
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -99,23 +113,31 @@ def _report(args: argparse.Namespace) -> int:
                             methods=tuple(m for m in args.methods.split(",") if m), subsample=args.subsample,
                             probe_rows=args.probe_rows, workers=args.workers, nodes=nodes, data_dir=args.data_dir)
     summary = build_report(args.sweep, options, log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(summary.html)
+    print(shown(summary.html))
     return 0
+
+
+def shown(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def summary(sweep_dir: Path) -> str:
     """The trials sorted by test accuracy, as a plain-text table, and where the results are."""
-    from analysis.results import load_sweep
+    from analysis.results import finished, load_sweep
 
     table = load_sweep(sweep_dir).table()
-    done = table[table.status == "completed"].sort_values("test_accuracy", ascending=False)
-    shown = done.assign(test_acc=100 * done.test_accuracy)[
-        ["label", "dataset", "architecture", "dropout", "seed", "test_acc", "epochs", "epoch_seconds", "n_params"]]
-    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(shown) else "no completed trials"]
-    others = table[table.status != "completed"]
+    done = finished(table).sort_values("test_accuracy", ascending=False)
+    best = done.assign(test_acc=100 * done.test_accuracy, n_params=done.n_params.astype(int))[
+        ["label", "dataset", "architecture", "dropout", "seed", "test_acc", "epochs", "epoch_seconds", "n_params", "status"]]
+    lines = [best.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(best) else "no completed trials"]
+    others = table.drop(done.index)
     if len(others):
         lines.append(f"not completed: {', '.join(f'{t} ({s})' for t, s in zip(others.trial_id, others.status))}")
-    lines.append(f"results: {sweep_dir}")
+    lines.append(f"results: {shown(sweep_dir)}")
     return "\n".join(lines)
 
 

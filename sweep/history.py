@@ -7,18 +7,22 @@ import io
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import keras
 
+from sweep.artifacts import write_text
 from sweep.errors import TrainingDiverged
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Records each epoch's metrics and seconds, passes them to `report`, stops on a NaN loss."""
+    """Records each epoch's metrics and seconds, writes them to `path` (so a trial that a scheduler
+    stops keeps its learning curve), passes them to `report`, and stops on a NaN loss."""
 
-    def __init__(self, report: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, path: Path, report: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__()
+        self.path = path
         self.report = report
         self.rows: list[dict[str, float]] = []
         self._start = 0.0
@@ -32,6 +36,7 @@ class EpochLog(keras.callbacks.Callback):
         if not math.isfinite(row.get("loss", 0.0)):
             raise TrainingDiverged(f"loss became {row['loss']} in epoch {epoch + 1}")
         self.rows.append(row)
+        write_text(self.path, self.to_csv())
         if self.report is not None:
             self.report(row)
 

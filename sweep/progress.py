@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ray import tune
 
+from sweep.artifacts import write_json
 from sweep.runner import describe
 
 
 class Progress(tune.Callback):
-    def __init__(self, log: Callable[[str], None], total: int) -> None:
+    """Logs trials as they start and end; marks the ones a scheduler stopped early as `stopped`."""
+
+    def __init__(self, log: Callable[[str], None], total: int, sweep_dir: Path) -> None:
         self.log = log
         self.total = total
+        self.sweep_dir = sweep_dir
         self.done = 0
         self.t0 = time.perf_counter()
 
@@ -22,10 +28,16 @@ class Progress(tune.Callback):
         self.log(f"  start  {trial.trial_id}  {describe(trial.config['trial'])}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        result = trial.last_result
-        ok = result.get("status") == "completed"
-        self._end(trial, f"test {100 * result['test_accuracy']:.2f}%  {result['epochs']} epochs" if ok
-                  else f"FAILED: {result.get('error', 'see trials/' + trial.trial_id + '/error.txt')}")
+        result = trial.last_result or {}
+        status = result.get("status")
+        if status == "completed":
+            text = f"test {100 * result['test_accuracy']:.2f}%  {result['epochs']} epochs"
+        elif status == "failed":
+            text = f"FAILED: {result.get('error', '')}"
+        else:
+            text = f"stopped early by the scheduler after {result.get('epoch', '?')} epochs"
+            self._mark_stopped(trial.trial_id, result)
+        self._end(trial, text)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._end(trial, f"ERROR, see trials/{trial.trial_id}/error.txt")
@@ -33,3 +45,11 @@ class Progress(tune.Callback):
     def _end(self, trial: Any, text: str) -> None:
         self.done += 1
         self.log(f"[{self.done:>3}/{self.total}] {trial.trial_id}  {text}  ({time.perf_counter() - self.t0:.0f} s)")
+
+    def _mark_stopped(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Ray ends a stopped trial's process at once, so its metrics.json is finished here."""
+        path = self.sweep_dir / "trials" / trial_id / "metrics.json"
+        metrics = json.loads(path.read_text()) if path.is_file() else {}
+        if metrics.get("status") == "running":
+            write_json(path, {**metrics, "status": "stopped", "epochs": result.get("epoch"),
+                              "val_accuracy": result.get("val_accuracy")})

@@ -14,9 +14,10 @@ from sweep import reduce
 from sweep.artifacts import write_json, write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.space import Space, TrialConfig
+from sweep.space import Space
 
 METRIC, MODE = "val_accuracy", "max"  # what search and schedulers optimise: never test data
+RAY_DIR = "ray"  # Ray Tune's experiment state, under the sweep folder
 
 
 @dataclass(frozen=True)
@@ -38,24 +39,28 @@ class RunOptions:
 
 
 def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = print) -> Path:
-    """Run every trial of `space` on Ray Tune; return the sweep's folder."""
+    """Run every trial of `space` on Ray Tune (or, with `options.resume`, what is left); return its folder."""
     sweep_dir = options.sweep_dir(space)
-    trials_file = sweep_dir / "trials.jsonl"
     if options.resume:
-        if not trials_file.is_file():
-            raise SweepError(f"{sweep_dir}: no sweep to resume here (trials.jsonl missing); drop --resume")
-        configs = [TrialConfig(**{**d, "hidden": tuple(d["hidden"])}) for d in map(json.loads, trials_file.read_text().splitlines())]
+        if not (sweep_dir / "sweep.json").is_file():
+            raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
+        # Every reduction was fitted before the first start; the trials' configurations live in Ray's state.
+        reductions = {p.stem: reduce.load(p) for p in sorted((sweep_dir / "reductions").glob("*.npz"))}
+        space_file = sweep_dir / "space.yaml"
+        planned = json.loads((sweep_dir / "sweep.json").read_text())["planned"]
     else:
         if sweep_dir.exists():
             raise SweepError(f"{sweep_dir}: the sweep exists; pass --resume to continue it or --name to start another")
-        configs = space.trials()
+        configs = space.trials() if space.search != "optuna" else []
+        planned = len(configs) or space.num_samples
         sweep_dir.mkdir(parents=True)
-        write_text(sweep_dir / "space.yaml", space.path.read_text())
+        space_file = sweep_dir / "space.yaml"
+        write_text(space_file, space.path.read_text())
         write_json(sweep_dir / "sweep.json", {**asdict(options), "results": str(options.results), "space": str(space.path),
-                                              "search": space.search, "description": space.description})
-        write_text(trials_file, "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
-    reductions = reduce.fit_all(configs, sweep_dir / "reductions", options.data_dir, log)
-    log(f"{len(configs)} trials -> {sweep_dir}")
+                                              "search": space.search, "scheduler": space.scheduler, "planned": planned})
+        write_text(sweep_dir / "trials.jsonl", "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
+        reductions = reduce.fit_all(space.reduction_configs(), sweep_dir / "reductions", options.data_dir, log)
+    log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
     import ray
@@ -73,18 +78,12 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
             tune.with_parameters(train_trial, sweep_dir=str(sweep_dir), reductions=reductions,
                                  data_dir=options.data_dir, backend=options.backend),
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
-        if options.resume and (sweep_dir / "ray").is_dir():
-            tuner = tune.Tuner.restore(str(sweep_dir / "ray"), trainable, resume_errored=True)
+        if options.resume and (sweep_dir / RAY_DIR).is_dir():
+            tuner = tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable, resume_errored=True)
         else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space={"trial": tune.grid_search([c.to_dict() for c in configs])},
-                tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, max_concurrent_trials=options.concurrency,
-                                            trial_dirname_creator=lambda trial: trial.trial_id),
-                run_config=tune.RunConfig(name="ray", storage_path=str(sweep_dir), verbose=0,
-                                          callbacks=[Progress(log, len(configs))],
-                                          failure_config=tune.FailureConfig(max_failures=space.max_failures)),
-            )
+            tuner = _tuner(space, options, trainable, sweep_dir)
+        # Ray pickles callbacks with its state and restores them; give every start a fresh one.
+        tuner._local_tuner.get_run_config().callbacks = [Progress(log, planned, sweep_dir)]
         tuner.fit()
     finally:
         if started_here:
@@ -92,10 +91,48 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     return sweep_dir
 
 
+def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -> Any:
+    from ray import tune
+
+    search_alg, scheduler = None, None
+    if space.search == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # One sampler on the driver, so SQLite sees a single writer; open it later with optuna.load_study.
+        storage = optuna.storages.RDBStorage(f"sqlite:///{sweep_dir / 'optuna.db'}")
+        search_alg = OptunaSearch(metric=METRIC, mode=MODE, seed=space.search_seed, storage=storage,
+                                  study_name=sweep_dir.name)
+        param_space = {"trial": space.optuna_space()}
+        num_samples = space.num_samples
+    else:
+        param_space = {"trial": tune.grid_search([c.to_dict() for c in space.trials()])}
+        num_samples = 1
+    if space.scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        max_epochs = max(c.max_epochs for c in space.reduction_configs()) if space.search != "optuna" else \
+            space.params.get("max_epochs", 200)
+        # max_t counts the trial's final report too, so no trial is stopped for merely finishing.
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs + 1, grace_period=2,
+                                  reduction_factor=3)
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
+                                    num_samples=num_samples, max_concurrent_trials=options.concurrency,
+                                    trial_dirname_creator=lambda trial: trial.trial_id),
+        run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(sweep_dir), verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=space.max_failures)),
+    )
+
+
 def describe(trial: dict[str, Any]) -> str:
     """A short text for a trial configuration: `mnist 784-128-5-10 pca154 dropout 0.5 seed 0`."""
-    red = trial["reduction"]
+    red = trial.get("reduction", "none")
     inputs = "784" if red == "none" else f"{red}{trial['reduction_k']}"
-    arch = "-".join([inputs, *map(str, trial["hidden"]), "10"])
-    drop = f" dropout {trial['dropout']:g}" if trial["dropout"] else ""
-    return f"{trial['dataset']} {arch}{drop} seed {trial['seed']}"
+    hidden = trial.get("hidden") or [trial.get("width", "?")] * int(trial.get("depth") or 1) + (
+        [trial["bottleneck"]] if trial.get("bottleneck") else [])
+    drop = f" dropout {trial['dropout']:g}" if trial.get("dropout") else ""
+    return f"{trial.get('dataset', 'mnist')} {'-'.join([inputs, *map(str, hidden), '10'])}{drop} seed {trial.get('seed', 0)}"

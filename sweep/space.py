@@ -39,6 +39,7 @@ SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("none", "asha")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 PIXELS = 28 * 28
+REDUCTION_KEYS = ("dataset", "validation", "reduction", "reduction_k")  # what a fitted reduction depends on
 
 
 def _param(default: Any, kind: str, **rule: Any) -> Any:
@@ -143,11 +144,11 @@ def resolve(params: dict[str, Any], where: str = "config") -> TrialConfig:
             values.pop(name, None)
         values["hidden"] = (short["width"],) * short.get("depth", 1) + (
             (short["bottleneck"],) if short.get("bottleneck") else ())
+    if values.get("reduction", "none") == "none":
+        values["reduction_k"] = 0  # so a space may cross reduction: {grid: [none, pca]} with reduction_k
     config = TrialConfig(**values)
     if config.reduction != "none" and config.reduction_k < 1:
         raise SpaceError(f"{where}: reduction {config.reduction} needs reduction_k between 1 and {PIXELS}")
-    if config.reduction == "none" and config.reduction_k:
-        raise SpaceError(f"{where}: reduction_k {config.reduction_k} is set but reduction is none")
     return config
 
 
@@ -209,6 +210,25 @@ class Space:
                         configs.append(resolve(values, str(self.path)))
         return configs
 
+    def reduction_configs(self) -> list[TrialConfig]:
+        """Configurations covering every input reduction the search can ask for, to fit up front."""
+        if self.search != "optuna":
+            return self.trials()
+        fixed = {**self.experiments[0], "seed": self.seeds[0]}
+        options = {k: (self.params[k].args if isinstance(self.params.get(k), Distribution) else (fixed.get(k, self.params.get(k)),))
+                   for k in REDUCTION_KEYS if k in self.params or k in fixed}
+        return [resolve(dict(zip(options, combo), seed=self.seeds[0]), str(self.path))
+                for combo in itertools.product(*options.values())]
+
+    def optuna_space(self) -> dict[str, Any]:
+        """The space for Ray's OptunaSearch: Ray distributions and constants (Ray imported lazily)."""
+        from ray import tune
+
+        domains = {"choice": lambda a: tune.choice(list(a)), "uniform": lambda a: tune.uniform(*a),
+                   "loguniform": lambda a: tune.loguniform(*a), "randint": lambda a: tune.randint(a[0], a[1] + 1)}
+        space = {k: domains[v.kind](v.args) if isinstance(v, Distribution) else _plain(v) for k, v in self.params.items()}
+        return {**space, **{k: _plain(v) for k, v in self.experiments[0].items()}, "seed": self.seeds[0]}
+
     def with_overrides(self, *, seeds: tuple[int, ...] | None = None, **params: Any) -> Space:
         """A copy with command-line overrides (`--seeds`, `--dataset`, `--max-epochs`) applied."""
         new_params = dict(self.params)
@@ -223,8 +243,11 @@ class Space:
 _TOP_KEYS = {f.name for f in fields(Space)} - {"path"}
 
 
-def load_space(path: str | Path) -> Space:
-    """Read and validate a space file; every problem is a `SpaceError` naming file and key."""
+def load_space(path: str | Path, **overrides: Any) -> Space:
+    """Read and validate a space file; every problem is a `SpaceError` naming file and key.
+
+    `overrides` replace top-level keys (`search`, `num_samples`, `scheduler`) before validation.
+    """
     path = Path(path)
     try:
         text = path.read_text()
@@ -242,6 +265,7 @@ def load_space(path: str | Path) -> Space:
         raise SpaceError(f"{path}: the file is empty; it needs at least a 'params' mapping")
     if not isinstance(doc, dict):
         raise SpaceError(f"{path}: expected a mapping of keys ({', '.join(sorted(_TOP_KEYS))}), got {type(doc).__name__}")
+    doc |= {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         raise SpaceError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_TOP_KEYS))}")
@@ -275,9 +299,28 @@ def _build(path: Path, doc: dict[str, Any]) -> Space:
                   num_samples=num_samples, seeds=seeds, search_seed=search_seed,
                   scheduler=scheduler, max_failures=max_failures, params=parsed,
                   experiments=tuple(experiments))
-    if search != "optuna":
-        space.trials()  # resolves every combination, so bad ones fail before anything starts
+    if search == "optuna":
+        _check_optuna(where, parsed, experiments)
+    space.reduction_configs()  # resolves every combination, so bad ones fail before anything starts
     return space
+
+
+def _check_optuna(where: str, params: dict[str, Any], experiments: list[dict[str, Any]]) -> None:
+    if len(experiments) > 1:
+        raise SpaceError(f"{where}: experiments: an optuna search takes at most one experiment; make the others params")
+    for name, value in params.items():
+        if not isinstance(value, Distribution):
+            continue
+        if name in REDUCTION_KEYS and value.kind != "choice":
+            raise SpaceError(f"{where}: params.{name}: optuna may only draw it with choice, so every input "
+                             f"reduction can be fitted before the search starts")
+        if value.kind == "choice" and any(isinstance(a, tuple) for a in value.args):
+            raise SpaceError(f"{where}: params.{name}: optuna draws numbers and strings only; "
+                             f"draw width, depth and bottleneck instead of hidden")
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _choice(where: str, key: str, value: Any, allowed: tuple[str, ...]) -> str:

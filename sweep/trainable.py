@@ -4,7 +4,7 @@ The trial folder `<sweep>/trials/<trial_id>/` holds, each written atomically:
 
 - `params.json`      the trial's configuration, its id and Ray trial name
 - `metrics.json`     test accuracy and loss, epochs, timings, status (`running` until the end)
-- `history.csv`      one row per epoch: loss, accuracy, val_loss, val_accuracy, seconds
+- `history.csv`      one row per epoch: loss, accuracy, val_loss, val_accuracy, seconds (as it goes)
 - `confusion.npz`    `train` and `test` confusion matrices (rows: true class)
 - `model.keras`      the trained model
 - `activations.npz`  per hidden layer `hidden_<i>_train` [rows, width] and `hidden_<i>_test`,
@@ -14,6 +14,8 @@ The trial folder `<sweep>/trials/<trial_id>/` holds, each written atomically:
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import time
 import traceback
@@ -26,7 +28,7 @@ from sweep import data, reduce
 from sweep.artifacts import atomic, write_json, write_npz, write_text
 from sweep.backend import configure
 from sweep.errors import TrainingDiverged
-from sweep.space import TrialConfig
+from sweep.space import TrialConfig, resolve
 
 STEPS_PER_EXECUTION = 64  # batches per compiled call: at batch 32, per-step overhead dominates
 PREDICT_BATCH = 2048
@@ -35,31 +37,43 @@ CLASSES = 10
 
 def train_trial(config: dict[str, Any], *, sweep_dir: str, reductions: dict[str, reduce.Reduction],
                 data_dir: str | None = None, backend: str = "jax") -> None:
-    """Ray Tune function trainable; `config["trial"]` holds a `TrialConfig` as a dict."""
+    """Ray Tune function trainable; `config["trial"]` holds the trial's parameters.
+
+    Idempotent: a trial whose folder already holds a completed run of the same configuration
+    (a resumed sweep whose state missed its end) reports that run instead of training again.
+    """
     from ray import tune
 
     context = tune.get_context()
+    trial_id = context.get_trial_id()
     cpus = context.get_trial_resources().required_resources.get("CPU", 1)
     configure(backend, threads=int(cpus))
-    cfg = TrialConfig(**{**config["trial"], "hidden": tuple(config["trial"]["hidden"])})
-    folder = Path(sweep_dir) / "trials" / context.get_trial_id()
-    write_json(folder / "params.json", {**cfg.to_dict(), "trial_id": context.get_trial_id(),
-                                        "trial_name": context.get_trial_name()})
-    base = {**_describe(cfg), "backend": backend, **_node(), "cpus": cpus, "trial_id": context.get_trial_id()}
+    cfg = resolve(config["trial"], f"trial {trial_id}")
+    folder = Path(sweep_dir) / "trials" / trial_id
+    params = {**cfg.to_dict(), "trial_id": trial_id, "trial_name": context.get_trial_name()}
+    previous = _read_json(folder / "metrics.json")
+    if previous.get("status") == "completed" and _read_json(folder / "params.json") == params:
+        tune.report(previous)
+        return
+    write_json(folder / "params.json", params)
+    base = {**_describe(cfg), "backend": backend, **_node(), "cpus": cpus, "trial_id": trial_id,
+            "attempt": previous.get("attempt", 0) + 1}
     write_json(folder / "metrics.json", {**base, "status": "running"})
     try:
         metrics = run(cfg, folder, reductions, data_dir, report=tune.report)
     except TrainingDiverged as exc:  # deterministic: record it, no point in retrying
+        failed = {**base, "status": "failed", "error": str(exc)}
         write_text(folder / "error.txt", f"{exc}\n")
-        write_json(folder / "metrics.json", {**base, "status": "failed", "error": str(exc)})
-        tune.report({"status": "failed", "test_accuracy": float("nan")})
+        write_json(folder / "metrics.json", failed)
+        tune.report(failed)
         return
-    except Exception as exc:
+    except Exception as exc:  # recorded, then re-raised so Ray retries it up to max_failures
         write_text(folder / "error.txt", traceback.format_exc())
         write_json(folder / "metrics.json", {**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
         raise
-    write_json(folder / "metrics.json", {**base, **metrics, "status": "completed"})
-    tune.report({**metrics, "status": "completed"})
+    completed = {**base, **metrics, "status": "completed"}
+    write_json(folder / "metrics.json", completed)
+    tune.report(completed)
 
 
 def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
@@ -84,7 +98,7 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
 
     model = build_mlp(cfg)
     compile_mlp(model, cfg, STEPS_PER_EXECUTION)
-    epochs = EpochLog(report)
+    epochs = EpochLog(folder / "history.csv", report)
     callbacks = [epochs]
     if cfg.patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience,
@@ -107,7 +121,6 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
               pred_train=pred_fit[keep], pred_test=pred_test, proba_test=out_test[-1].astype(dtype),
               index_train=keep, index_test=np.arange(len(x_test)))
     write_npz(folder / "confusion.npz", train=_confusion(y_fit, pred_fit), test=_confusion(ds.y_test, pred_test))
-    write_text(folder / "history.csv", epochs.to_csv())
     with atomic(folder / "model.keras") as tmp:
         model.save(tmp)
 
@@ -138,7 +151,14 @@ def _describe(cfg: TrialConfig) -> dict[str, Any]:
 def _node() -> dict[str, str]:
     import ray
 
-    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname()}
+    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
 
 
 def _keep_rows(n: int, keep: int | None, seed: int) -> np.ndarray:

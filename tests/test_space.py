@@ -67,7 +67,6 @@ def test_distribution_sampling_types() -> None:
     ("params: {dataset: cifar}", "dataset must be one of"),
     ("params: {reduction: tsne, reduction_k: 5}", "reduction must be one of none, pca, rf"),
     ("params: {reduction: pca}", "reduction pca needs reduction_k"),
-    ("params: {reduction_k: 5}", "reduction_k 5 is set but reduction is none"),
     ("params: {reduction: pca, reduction_k: 785}", "reduction_k must be <= 784"),
     ("params: {learning_rate: 0}", "learning_rate must be > 0"),
     ("params: {dropout: {uniform: [0.5, 0.1]}}", "needs low < high"),

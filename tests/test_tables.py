@@ -30,7 +30,7 @@ def _trial(root: Path, trial_id: str, hidden: list[int], seed: int, acc: float |
 
 @pytest.fixture
 def hand_made(tmp_path: Path) -> Path:
-    (tmp_path / "trials.jsonl").write_text("{}\n" * 8)
+    (tmp_path / "sweep.json").write_text('{"planned": 8}')
     for seed, acc in enumerate([0.60, 0.70, 0.80]):
         _trial(tmp_path, f"a{seed}", [128, 1], seed, acc)
     for seed, acc in enumerate([0.97, 0.98]):
