@@ -47,7 +47,6 @@ def key(config: TrialConfig) -> str | None:
 
 def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0) -> Reduction:
     """Fit on float32 pixels `x` [N, 784] with labels `y` (training rows only)."""
-    empty = np.empty(0, dtype=np.float32)
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -58,6 +57,7 @@ def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0) -> Red
 
     forest = RandomForestClassifier(n_estimators=RF_TREES, n_jobs=-1, random_state=seed).fit(x, y)
     order = np.argsort(forest.feature_importances_, kind="stable")[::-1][:k]
+    empty = np.empty(0, dtype=np.float32)
     return Reduction("rf", k, empty, empty.reshape(0, 0), order.astype(np.int64),
                      forest.feature_importances_.astype(np.float32))
 

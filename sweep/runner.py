@@ -14,7 +14,7 @@ from sweep import reduce
 from sweep.artifacts import write_json, write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.space import Space
+from sweep.space import Distribution, Space, TrialConfig
 
 METRIC, MODE = "val_accuracy", "max"  # what search and schedulers optimise: never test data
 RAY_DIR = "ray"  # Ray Tune's experiment state, under the sweep folder
@@ -112,8 +112,7 @@ def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -
     if space.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
-        max_epochs = max(c.max_epochs for c in space.reduction_configs()) if space.search != "optuna" else \
-            space.params.get("max_epochs", 200)
+        max_epochs = _max_epochs(space)
         # max_t counts the trial's final report too, so no trial is stopped for merely finishing.
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs + 1, grace_period=2,
                                   reduction_factor=3)
@@ -126,6 +125,13 @@ def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -
         run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(sweep_dir), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=space.max_failures)),
     )
+
+
+def _max_epochs(space: Space) -> int:
+    if space.search != "optuna":
+        return max(c.max_epochs for c in space.trials())
+    value = space.params.get("max_epochs", TrialConfig.max_epochs)
+    return max(value.args) if isinstance(value, Distribution) else value
 
 
 def describe(trial: dict[str, Any]) -> str:

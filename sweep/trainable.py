@@ -65,7 +65,7 @@ def train_trial(config: dict[str, Any], *, sweep_dir: str, reductions: dict[str,
         failed = {**base, "status": "failed", "error": str(exc)}
         write_text(folder / "error.txt", f"{exc}\n")
         write_json(folder / "metrics.json", failed)
-        tune.report(failed)
+        tune.report({**failed, "val_accuracy": float("nan")})  # Tune requires its metric in every result
         return
     except Exception as exc:  # recorded, then re-raised so Ray retries it up to max_failures
         write_text(folder / "error.txt", traceback.format_exc())
@@ -103,7 +103,7 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
     if cfg.patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience,
                                                        restore_best_weights=cfg.restore_best))
-    start = time.perf_counter()
+    started, start = time.time(), time.perf_counter()
     model.fit(x_fit, y_fit, batch_size=cfg.batch_size, epochs=cfg.max_epochs,
               validation_data=(x_val, y_val), callbacks=callbacks, verbose=0)
     train_seconds = time.perf_counter() - start
@@ -135,6 +135,8 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
         "epochs": len(val_acc),
         "best_epoch": int(np.argmax(val_acc)) + 1,
         "train_seconds": train_seconds,
+        "train_started": started,  # Unix times, to measure a sweep's overhead around training
+        "train_ended": started + train_seconds,
         "epoch_seconds": train_seconds / len(val_acc),
         "n_params": model.count_params(),
     }

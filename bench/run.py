@@ -1,0 +1,201 @@
+"""Benchmark: the framework against plain Keras, side by side in one run.
+
+    python bench/run.py [--quick]
+
+Prints one line per figure, `NAME ratio=R target=T PASS|FAIL`, then the raw times. Each
+measurement that needs its own Keras backend runs in a fresh process (`--worker NAME`). Needs
+the TensorFlow backend for the plain-Keras baseline: `pip install -e ".[tensorflow]"`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sweep.space import load_space  # noqa: E402
+
+STUDY_A = ROOT / "search_spaces" / "study_a.yaml"
+
+
+# --- workers: each runs in its own process, prints one JSON line ------------------------------
+
+def plain_fit(experiments: list[dict], epochs: int) -> dict:
+    """The studies' own way: plain Keras defaults on TensorFlow, one model after another."""
+    import keras
+    import numpy as np
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import RandomForestClassifier
+
+    from sweep import data
+
+    ds = data.load("mnist")
+    x, x_test = data.pixels(ds.x_train), data.pixels(ds.x_test)
+    y, y_test = keras.utils.to_categorical(ds.y_train), keras.utils.to_categorical(ds.y_test)
+    n = 55_000
+    out = []
+    for exp in experiments:
+        start = time.perf_counter()
+        keras.utils.set_random_seed(0)
+        xs, xts = x, x_test
+        if exp.get("reduction") == "pca":
+            pca = PCA(exp["reduction_k"]).fit(x[:n])
+            xs, xts = pca.transform(x), pca.transform(x_test)
+        elif exp.get("reduction") == "rf":
+            forest = RandomForestClassifier(100, n_jobs=-1, random_state=0).fit(x[:n], ds.y_train[:n])
+            keep = np.argsort(forest.feature_importances_)[::-1][: exp["reduction_k"]]
+            xs, xts = x[:, keep], x_test[:, keep]
+        model = keras.Sequential([keras.Input((xs.shape[1],)),
+                                  *[keras.layers.Dense(w, activation="relu") for w in exp["hidden"]],
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+        times = _EpochTimes()
+        model.fit(xs[:n], y[:n], batch_size=32, epochs=epochs, validation_data=(xs[n:], y[n:]),
+                  callbacks=[times.callback()], verbose=0)
+        accuracy = model.evaluate(xts, y_test, verbose=0)[1]
+        out.append({"seconds": time.perf_counter() - start, "epoch_seconds": times.seconds, "test_accuracy": accuracy})
+    return {"models": out}
+
+
+def framework_fit(epochs: int, backend: str) -> dict:
+    """One baseline trial through the framework's trainable (no Ray), `backend` set before Keras."""
+    from sweep.backend import configure
+
+    configure(backend)
+    import pandas as pd
+
+    from sweep.space import resolve
+    from sweep.trainable import run
+
+    folder = Path(tempfile.mkdtemp())
+    cfg = resolve({"hidden": [128], "max_epochs": epochs, "patience": None})
+    metrics = run(cfg, folder, {})
+    return {"epoch_seconds": pd.read_csv(folder / "history.csv").seconds.tolist(),
+            "test_accuracy": metrics["test_accuracy"]}
+
+
+class _EpochTimes:
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def callback(self):
+        import keras
+
+        times = self
+
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.seconds.append(time.perf_counter() - self.t)
+
+        return Timer()
+
+
+# --- the driver -------------------------------------------------------------------------------
+
+def _worker(name: str, backend: str, **kwargs) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cmd = [sys.executable, __file__, "--worker", name, "--args", json.dumps(kwargs)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if run.returncode:
+        sys.exit(f"bench worker {name} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _steady(seconds: list[float]) -> float:
+    """Median seconds per epoch, leaving out the first (compilation) when there are more."""
+    rest = sorted(seconds[1:] or seconds)
+    return rest[len(rest) // 2]
+
+
+def _line(name: str, ratio: float, target: str, ok: bool) -> str:
+    return f"{name} ratio={ratio:.2f} target={target} {'PASS' if ok else 'FAIL'}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and a lighter report")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--args", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps({"plain": plain_fit, "framework": framework_fit}[args.worker](**json.loads(args.args))))
+        return 0
+
+    train_epochs, sweep_epochs = (2, 2) if args.quick else (4, 5)
+    lines, raw = [], {}
+
+    # a. train: seconds per epoch of the baseline, framework vs plain Keras defaults on TensorFlow.
+    base = [{"hidden": [128]}]
+    plain = _worker("plain", "tensorflow", experiments=base, epochs=train_epochs)["models"][0]
+    ours = {b: _worker("framework", b, epochs=train_epochs, backend=b) for b in ("jax", "tensorflow")}
+    plain_epoch = _steady(plain["epoch_seconds"])
+    for backend, result in ours.items():
+        ratio = plain_epoch / _steady(result["epoch_seconds"])
+        gap = 100 * abs(result["test_accuracy"] - plain["test_accuracy"])
+        lines.append(_line(f"train[{backend}]", ratio, ">=5,accuracy_gap<=0.3pt", ratio >= 5 and gap <= 0.3)
+                     + f" accuracy_gap={gap:.2f}pt")
+    raw["train"] = {"plain_tensorflow": plain, **{f"framework_{b}": r for b, r in ours.items()}}
+
+    # b, c. sweep: Study A at a fixed epoch count, `sweep run` (2 at a time) vs a sequential plain loop.
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = yaml.safe_load(STUDY_A.read_text())
+        doc["params"] |= {"max_epochs": sweep_epochs, "patience": None}
+        space = Path(tmp) / "bench_study_a.yaml"
+        space.write_text(yaml.safe_dump(doc))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sweep.cli", "run", str(space), "--results", tmp, "--concurrency", "2"],
+                       check=True, capture_output=True, cwd=ROOT)
+        sweep_wall = time.perf_counter() - start
+        metrics = [json.loads(p.read_text()) for p in (Path(tmp) / "bench_study_a").glob("trials/*/metrics.json")]
+        experiments = [t.to_dict() for t in load_space(space).trials()]
+        start = time.perf_counter()
+        loop = _worker("plain", "tensorflow", experiments=experiments, epochs=sweep_epochs)
+        loop_wall = time.perf_counter() - start
+        ratio = loop_wall / sweep_wall
+        lines.append(_line("sweep", ratio, ">=5", ratio >= 5))
+        training = _union([(m["train_started"], m["train_ended"]) for m in metrics])
+        overhead = (sweep_wall - training) / sweep_wall
+        lines.append(_line("overhead", overhead, "<=0.10", overhead <= 0.10))
+        raw["sweep"] = {"sweep_wall_s": sweep_wall, "plain_loop_wall_s": loop_wall, "training_wall_s": training,
+                        "epochs": sweep_epochs, "trials": len(metrics)}
+
+        # d. report: cold vs warm on that sweep.
+        from analysis.report import ReportOptions, build_report
+
+        options = ReportOptions(top=1, subsample=1000 if args.quick else 5000, probe_rows=2000 if args.quick else 10_000)
+        cold = build_report(Path(tmp) / "bench_study_a", options, log=lambda _: None)
+        warm = build_report(Path(tmp) / "bench_study_a", options, log=lambda _: None)
+        ratio = warm.seconds["total"] / cold.seconds["total"]
+        lines.append(_line("report", ratio, "<=0.10", ratio <= 0.10))
+        raw["report"] = {"options": {"top": options.top, "subsample": options.subsample, "probe_rows": options.probe_rows},
+                         "cold": cold.seconds, "warm": warm.seconds}
+
+    print("\n".join(lines))
+    print(json.dumps(raw, indent=1, default=float))
+    return 0 if all(" PASS" in line for line in lines) else 1
+
+
+def _union(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one interval."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Crashes with real processes and signals: a killed trial, a killed driver, failing trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis.results import load_sweep
+from sweep.cli import main
+from sweep.data import SHIPPED
+
+pytestmark = pytest.mark.slow
+
+# Full MNIST at batch 32: about a second an epoch, slow enough to be caught mid-training.
+SLOW = """
+seeds: [0]
+max_failures: 2
+params:
+  dataset: mnist
+  hidden: [32]
+  optimizer: adam
+  max_epochs: {epochs}
+  patience: null
+  keep_train: 1000
+experiments: {experiments}
+"""
+
+
+def _sweep(tmp_path: Path, text: str, *args: str, **popen) -> subprocess.Popen:
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    cmd = [sys.executable, "-m", "sweep.cli", "run", str(space), "--results", str(tmp_path / "results"), *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def _metrics(sweep: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("trials/*/metrics.json")}
+
+
+def _wait(condition, timeout: float = 240) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.5)
+
+
+def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
+    proc = _sweep(tmp_path, SLOW.format(epochs=6, experiments="[{label: a}, {label: b}]"))
+    sweep = tmp_path / "results" / "space"
+
+    def training() -> bool:
+        return any(m.get("status") == "running" and (sweep / "trials" / t / "history.csv").is_file()
+                   for t, m in _metrics(sweep).items())
+
+    _wait(training)
+    victim, metrics = next((t, m) for t, m in _metrics(sweep).items() if m.get("status") == "running")
+    os.kill(metrics["pid"], signal.SIGKILL)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    final = _metrics(sweep)
+    assert [m["status"] for m in final.values()] == ["completed", "completed"]
+    assert final[victim]["attempt"] == 2 and final[victim]["pid"] != metrics["pid"]
+    assert final[victim]["epochs"] == 6
+
+
+def test_killed_driver_then_resume_reruns_nothing_finished(tmp_path: Path) -> None:
+    experiments = "[{label: a}, {label: b}, {label: c}]"
+    proc = _sweep(tmp_path, SLOW.format(epochs=3, experiments=experiments), "--concurrency", "1",
+                  start_new_session=True)
+    sweep = tmp_path / "results" / "space"
+    _wait(lambda: any(m.get("status") == "completed" for m in _metrics(sweep).values()))
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started, like a crash
+    proc.wait()
+    done_before = {t: m for t, m in _metrics(sweep).items() if m["status"] == "completed"}
+    assert 1 <= len(done_before) < 3
+
+    assert main(["run", str(tmp_path / "space.yaml"), "--results", str(tmp_path / "results"), "--resume"]) == 0
+    final = _metrics(sweep)
+    assert len(final) == 3 and all(m["status"] == "completed" for m in final.values())
+    for trial_id, metrics in done_before.items():
+        assert final[trial_id] == metrics  # read back, not trained again
+    assert sorted(m["label"] for m in final.values()) == ["a", "b", "c"]
+
+
+def test_diverging_and_raising_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path, capsys) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("""
+max_failures: 1
+params: {validation: 1000, hidden: [16], max_epochs: 2, patience: null, optimizer: sgd}
+experiments:
+  - {label: fine, dataset: mnist_small, learning_rate: 0.01}
+  - {label: diverges, dataset: mnist_small, learning_rate: 1.0e+30}
+  - {label: raises, dataset: fashion_mnist}
+""")
+    # Fashion-MNIST pointed at MNIST's files: the trial's own data check raises inside Ray.
+    code = main(["run", str(space), "--results", str(tmp_path), "--data-dir", str(SHIPPED / "mnist")])
+    assert code == 0
+    by_label = {m["label"]: m for m in _metrics(tmp_path / "space").values()}
+    assert by_label["fine"]["status"] == "completed"
+    assert by_label["diverges"]["status"] == "failed" and "loss became nan" in by_label["diverges"]["error"]
+    assert by_label["raises"]["status"] == "failed" and "SHA-256 mismatch" in by_label["raises"]["error"]
+    assert by_label["raises"]["attempt"] == 2  # retried once, as max_failures says
+    for m in by_label.values():
+        if m["status"] == "failed":
+            assert (tmp_path / "space" / "trials" / m["trial_id"] / "error.txt").read_text()
+    table = load_sweep(tmp_path / "space").table()
+    assert sorted(table.status) == ["completed", "failed", "failed"]
