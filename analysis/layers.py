@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ def load_rows(job: LayerJob) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 def run_layer(job: LayerJob) -> LayerResult:
     """Probes and embeddings of one layer; the libraries' own chatter is kept off the console."""
+    logging.getLogger("pacmap").setLevel(logging.ERROR)  # it warns about every seeded run
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         return _run_layer(job)

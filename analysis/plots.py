@@ -94,10 +94,10 @@ def plot_parallel(info: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_importance(scores: pd.Series) -> Figure:
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(scores) + 1))
+def plot_importance(scores: pd.Series, xlabel: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(scores) + 1.2))
     ax.barh(scores.index[::-1], scores.to_numpy()[::-1], color="#55a868")
-    ax.set_xlabel("share of explained test-accuracy variance (random-forest importance)")
+    ax.set_xlabel(xlabel)
     fig.tight_layout()
     return fig
 

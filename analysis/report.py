@@ -169,7 +169,8 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
                     "Hyperparameters of every completed trial, each axis scaled to its range; colour: test accuracy.")
     scores = tables.importance(trials)
     if len(scores):
-        page.figure("hyperparameter_importance", plots.plot_importance(scores),
+        page.figure("hyperparameter_importance",
+                    plots.plot_importance(scores, "share of test-accuracy variance (random-forest importance)"),
                     f"Which hyperparameters explain test accuracy, from a random forest over {len(finished(trials))} trials.")
 
 
@@ -185,7 +186,8 @@ def _optuna(page: Page, sweep: Sweep) -> None:
     if len(history):
         page.figure("optuna_history", plots.plot_optimization_history(history), "Optimisation history.")
     if len(importance):
-        page.figure("optuna_importance", plots.plot_importance(importance.sort_values(ascending=False)),
+        page.figure("optuna_importance", plots.plot_importance(importance.sort_values(ascending=False),
+                                                               "share of validation-accuracy variance (fANOVA)"),
                     "Optuna's parameter importances (fANOVA) for validation accuracy.")
 
 

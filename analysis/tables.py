@@ -100,7 +100,8 @@ def optuna_study(folder: Path) -> tuple[pd.DataFrame, pd.Series] | None:
     history["best"] = history.value.cummax()
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        importance = pd.Series(optuna.importance.get_param_importances(study, evaluator=evaluator))
+        scores = optuna.importance.get_param_importances(study, evaluator=evaluator)
+        importance = pd.Series({name.removeprefix("trial/"): v for name, v in scores.items()})
     except (RuntimeError, ValueError):  # too few finished trials, or nothing varied
         importance = pd.Series(dtype=float)
     return history, importance

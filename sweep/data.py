@@ -9,6 +9,7 @@ file before use, whatever form it came in.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -105,8 +106,13 @@ def source(name: str) -> Source:
     return SOURCES[name]
 
 
+@functools.lru_cache(maxsize=2)
 def load(name: str, data_dir: str | Path | None = None) -> Dataset:
-    """Load data set `name`, from `data_dir` when given, else from the first place that has it."""
+    """Load data set `name`, from `data_dir` when given, else from the first place that has it.
+
+    Cached per process (a reused trial process loads and checks its data once); the arrays are
+    read-only, so a caller cannot change what the next one gets.
+    """
     src = source(name)
     if data_dir is not None:
         arrays, origin = _from_explicit(Path(data_dir), src)
@@ -115,6 +121,8 @@ def load(name: str, data_dir: str | Path | None = None) -> Dataset:
     if src.rows is not None:
         n_train, n_test = src.rows
         arrays = {k: v[: n_train if k.endswith("train") else n_test] for k, v in arrays.items()}
+    for array in arrays.values():
+        array.setflags(write=False)
     return Dataset(name=name, classes=src.classes, origin=str(origin), **arrays)
 
 

@@ -34,6 +34,13 @@ class RunOptions:
     data_dir: str | None = None
     backend: str = DEFAULT_BACKEND
 
+    def __post_init__(self) -> None:
+        for name, value, ok, rule in (("--concurrency", self.concurrency, self.concurrency is None or self.concurrency >= 1, ">= 1"),
+                                      ("--cpus-per-trial", self.cpus_per_trial, self.cpus_per_trial > 0, "> 0"),
+                                      ("--gpus-per-trial", self.gpus_per_trial, self.gpus_per_trial >= 0, ">= 0")):
+            if not ok:
+                raise SweepError(f"{name} must be {rule}, got {value}")
+
     def sweep_dir(self, space: Space) -> Path:
         return (Path(self.results) / (self.name or space.name)).absolute()
 
@@ -121,6 +128,7 @@ def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -
         param_space=param_space,
         tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
                                     num_samples=num_samples, max_concurrent_trials=options.concurrency,
+                                    reuse_actors=True,  # one process serves many trials: Keras, JAX and data load once
                                     trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(sweep_dir), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=space.max_failures)),

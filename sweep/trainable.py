@@ -87,6 +87,7 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
     from sweep.history import EpochLog
     from sweep.model import build_mlp, compile_mlp, hidden_model, hidden_names
 
+    keras.backend.clear_session()  # the process may have trained other trials before
     keras.utils.set_random_seed(cfg.seed)
     ds = data.load(cfg.dataset, data_dir)
     n_fit = data.fit_rows(ds, cfg.validation)
