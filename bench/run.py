@@ -105,13 +105,15 @@ class _EpochTimes:
 
 # --- the driver -------------------------------------------------------------------------------
 
-def _worker(name: str, backend: str, **kwargs) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _worker(name: str, keras_backend: str, **kwargs) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": keras_backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     cmd = [sys.executable, __file__, "--worker", name, "--args", json.dumps(kwargs)]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if run.returncode:
         sys.exit(f"bench worker {name} failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"{name} on {keras_backend}: {json.dumps(result)[:300]}", file=sys.stderr, flush=True)
+    return result
 
 
 def _steady(seconds: list[float]) -> float:
