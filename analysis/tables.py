@@ -11,7 +11,6 @@ from analysis.results import finished
 # A configuration is everything but the seed; trials that differ only by seed are pooled.
 GROUP = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer", "learning_rate",
          "batch_size", "activation"]
-PERCENT = ["test_accuracy", "best_val_accuracy"]
 
 
 def configurations(trials: pd.DataFrame) -> pd.DataFrame:

@@ -78,3 +78,12 @@ def test_corrupt_metrics_names_the_file(hand_made: Path) -> None:
     (hand_made / "trials" / "a0" / "metrics.json").write_text("{half")
     with pytest.raises(SweepError, match=r"a0/metrics.json: not valid JSON"):
         load_sweep(hand_made).table()
+
+
+def test_analysis_imports_neither_keras_nor_ray() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, analysis; print(sorted(m for m in ('keras', 'ray', 'tensorflow', 'jax') if m in sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
