@@ -69,7 +69,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     _optuna(page, sweep)
     _probes(page, records)
     _reductions(page, sweep)
-    by_layer = {(r.job.source, r.job.layer): r for r in results}
+    # Raw pixels: one result per data set is drawn; the one with embeddings wins.
+    by_layer = {(r.job.dataset, r.job.source, r.job.layer): r for r in sorted(results, key=lambda r: bool(r.coords))}
     for trial in selected:
         _trial_section(page, trial, by_layer, options)
     _write_tables(out / "tables", trials, configs, records)
@@ -249,8 +250,7 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     grid, labels, notes = {}, {}, {}
     for layer in [RAW, *trial.hidden_layers]:
         source = "raw pixels" if layer == RAW else tid
-        result = by_layer.get((source, layer)) if layer != RAW else next(
-            (r for (s, l), r in by_layer.items() if s == "raw pixels" and r.job.dataset == m["dataset"] and r.coords), None)
+        result = by_layer.get((m["dataset"], source, layer))
         if result is None or not result.coords:
             continue
         grid[layer] = result.coords
