@@ -129,8 +129,8 @@ def _run_jobs(jobs: list[LayerJob], workers: int, log: Callable[[str], None]) ->
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
         for future in as_completed([pool.submit(run_layer, job) for job in jobs]):
             done(future.result())
-    order = {id(j): i for i, j in enumerate(jobs)}
-    return sorted(results, key=lambda r: order.get(id(r.job), 0))
+    order = {job: i for i, job in enumerate(jobs)}  # results come back in finishing order, as copies
+    return sorted(results, key=lambda r: order[r.job])
 
 
 def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame) -> None:
@@ -228,7 +228,7 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
 
     m = trial.metrics
     page.section(f"trial-{trial.trial_id}", f"Trial {trial.trial_id} {m.get('label', '')}".strip())
-    page.text(f"{m['dataset']} {'-'.join(['784' if m['input_reduction'] == 'none' else m['input_reduction'], *map(str, m['hidden']), '10'])}"
+    page.text(f"{m['dataset']} {trial.row()['architecture']}"
               f", dropout {m['dropout']}, {m['optimizer']} lr {m['learning_rate']}, batch {m['batch_size']}, seed {m['seed']}: "
               f"test accuracy {100 * m['test_accuracy']:.2f}% after {m['epochs']} epochs (best validation epoch {m['best_epoch']}).")
     ds = data.load(m["dataset"], options.data_dir)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sweep.errors import SweepError
+from sweep.space import architecture, hidden_names, input_name
 
 FINISHED = ("completed",)  # statuses of trials with results (stopped ones have a history only)
 CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer",
@@ -53,7 +54,7 @@ class Trial:
 
     @property
     def hidden_layers(self) -> list[str]:
-        return [f"hidden_{i}" for i in range(1, len(self.params["hidden"]) + 1)]
+        return hidden_names(len(self.params["hidden"]))
 
     def history(self) -> pd.DataFrame:
         return pd.read_csv(self.folder / "history.csv")
@@ -68,13 +69,11 @@ class Trial:
 
     def row(self) -> dict[str, Any]:
         p = {**self.params, **self.metrics}
-        hidden = p.get("hidden", [])
-        red = p.get("input_reduction") or (p["reduction"] if p.get("reduction", "none") == "none"
-                                           else f"{p['reduction']}{p['reduction_k']}")
-        inputs = "784" if red == "none" else red
+        hidden = self.params["hidden"]
         return {"trial_id": self.trial_id, "status": self.status, "seed": p.get("seed"),
                 **{k: p.get(k) for k in CONFIG_COLUMNS},
-                "architecture": "-".join([inputs, *map(str, hidden), "10"]), "input_reduction": red,
+                "architecture": architecture(hidden, p["reduction"], p["reduction_k"]),
+                "input_reduction": input_name(p["reduction"], p["reduction_k"]),
                 "hidden": " ".join(map(str, hidden)), "bottleneck": min(hidden) if hidden else None,
                 "depth": len(hidden), **{k: p.get(k) for k in METRIC_COLUMNS},
                 "node": p.get("node"), "error": p.get("error")}

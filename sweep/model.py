@@ -14,16 +14,11 @@ N_CLASSES = 10
 OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
 
 
-def hidden_names(config: TrialConfig) -> list[str]:
-    """Names of the hidden Dense layers, input to output: `hidden_1`, `hidden_2`, ..."""
-    return [f"hidden_{i}" for i in range(1, len(config.hidden) + 1)]
-
-
 def build_mlp(config: TrialConfig) -> keras.Model:
     """Input -> [Dense(width, activation) -> Dropout]* -> Dense(10, softmax)."""
     inputs = keras.Input(shape=(config.input_dim,), name="input")
     x = inputs
-    for name, width in zip(hidden_names(config), config.hidden):
+    for name, width in zip(config.layer_names, config.hidden):
         x = keras.layers.Dense(width, activation=config.activation, name=name)(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, seed=config.seed, name=name.replace("hidden", "dropout"))(x)

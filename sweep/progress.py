@@ -12,6 +12,7 @@ from ray import tune
 
 from sweep.artifacts import write_json
 from sweep.runner import describe
+from sweep.space import resolve
 
 
 class Progress(tune.Callback):
@@ -25,7 +26,7 @@ class Progress(tune.Callback):
         self.t0 = time.perf_counter()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.log(f"  start  {trial.trial_id}  {describe(trial.config['trial'])}")
+        self.log(f"  start  {trial.trial_id}  {describe(resolve(trial.config['trial']))}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}

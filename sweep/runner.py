@@ -142,11 +142,7 @@ def _max_epochs(space: Space) -> int:
     return max(value.args) if isinstance(value, Distribution) else value
 
 
-def describe(trial: dict[str, Any]) -> str:
-    """A short text for a trial configuration: `mnist 784-128-5-10 pca154 dropout 0.5 seed 0`."""
-    red = trial.get("reduction", "none")
-    inputs = "784" if red == "none" else f"{red}{trial['reduction_k']}"
-    hidden = trial.get("hidden") or [trial.get("width", "?")] * int(trial.get("depth") or 1) + (
-        [trial["bottleneck"]] if trial.get("bottleneck") else [])
-    drop = f" dropout {trial['dropout']:g}" if trial.get("dropout") else ""
-    return f"{trial.get('dataset', 'mnist')} {'-'.join([inputs, *map(str, hidden), '10'])}{drop} seed {trial.get('seed', 0)}"
+def describe(trial: TrialConfig) -> str:
+    """A short text for a trial configuration: `mnist pca154-128-5-10 dropout 0.5 seed 0`."""
+    drop = f" dropout {trial.dropout:g}" if trial.dropout else ""
+    return f"{trial.dataset} {trial.architecture}{drop} seed {trial.seed}"

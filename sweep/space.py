@@ -76,10 +76,38 @@ class TrialConfig:
     def input_dim(self) -> int:
         return PIXELS if self.reduction == "none" else self.reduction_k
 
+    @property
+    def input_reduction(self) -> str:
+        return input_name(self.reduction, self.reduction_k)
+
+    @property
+    def architecture(self) -> str:
+        return architecture(self.hidden, self.reduction, self.reduction_k)
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the hidden layers, input to output: `hidden_1`, `hidden_2`, ..."""
+        return hidden_names(len(self.hidden))
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in SHORTHAND}  # resolved into hidden
         out["hidden"] = list(self.hidden)
         return out
+
+
+def input_name(reduction: str, k: int) -> str:
+    """`none`, or the reduction and its size: `pca154`, `rf70`."""
+    return "none" if reduction == "none" else f"{reduction}{k}"
+
+
+def architecture(hidden: tuple[int, ...] | list[int], reduction: str, k: int) -> str:
+    """Layer widths input to output, `784-128-5-10`, with a reduced input named: `pca154-128-5-10`."""
+    inputs = str(PIXELS) if reduction == "none" else input_name(reduction, k)
+    return "-".join([inputs, *map(str, hidden), "10"])
+
+
+def hidden_names(depth: int) -> list[str]:
+    return [f"hidden_{i}" for i in range(1, depth + 1)]
 
 
 FIELDS = {f.name: f for f in fields(TrialConfig)}

@@ -85,7 +85,7 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
     import keras
 
     from sweep.history import EpochLog
-    from sweep.model import build_mlp, compile_mlp, hidden_model, hidden_names
+    from sweep.model import build_mlp, compile_mlp, hidden_model
 
     keras.backend.clear_session()  # the process may have trained other trials before
     keras.utils.set_random_seed(cfg.seed)
@@ -109,7 +109,7 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
               validation_data=(x_val, y_val), callbacks=callbacks, verbose=0)
     train_seconds = time.perf_counter() - start
 
-    names = hidden_names(cfg)
+    names = cfg.layer_names
     probe = hidden_model(model, names + ["output"])
     keep = _keep_rows(n_fit, cfg.keep_train, cfg.seed)
     out_fit = probe.predict(x_fit, batch_size=PREDICT_BATCH, verbose=0)
@@ -146,7 +146,7 @@ def run(cfg: TrialConfig, folder: Path, reductions: dict[str, reduce.Reduction],
 def _describe(cfg: TrialConfig) -> dict[str, Any]:
     """The configuration fields every metrics.json carries, so tables need no other file."""
     return {"label": cfg.label, "dataset": cfg.dataset, "hidden": list(cfg.hidden), "dropout": cfg.dropout,
-            "input_reduction": "none" if cfg.reduction == "none" else f"{cfg.reduction}{cfg.reduction_k}",
+            "input_reduction": cfg.input_reduction,
             "optimizer": cfg.optimizer, "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
             "activation": cfg.activation, "seed": cfg.seed}
 

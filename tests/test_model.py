@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from sweep.model import build_mlp, compile_mlp, hidden_model, hidden_names
+from sweep.model import build_mlp, compile_mlp, hidden_model
 from sweep.space import resolve
 
 
@@ -21,7 +21,7 @@ def test_layers_dropout_and_reduced_input() -> None:
     model = build_mlp(cfg)
     assert model.input_shape == (None, 20)
     assert [layer.name for layer in model.layers[1:]] == ["hidden_1", "dropout_1", "hidden_2", "dropout_2", "output"]
-    assert hidden_names(cfg) == ["hidden_1", "hidden_2"]
+    assert cfg.layer_names == ["hidden_1", "hidden_2"]
 
 
 def test_hidden_model_matches_a_manual_forward_pass() -> None:
@@ -29,7 +29,7 @@ def test_hidden_model_matches_a_manual_forward_pass() -> None:
     model = build_mlp(cfg)
     compile_mlp(model, cfg)
     x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
-    h1, h2 = hidden_model(model, hidden_names(cfg)).predict(x, verbose=0)
+    h1, h2 = hidden_model(model, cfg.layer_names).predict(x, verbose=0)
     w1, b1 = model.get_layer("hidden_1").get_weights()
     w2, b2 = model.get_layer("hidden_2").get_weights()
     expect1 = np.maximum(x @ w1 + b1, 0)
