@@ -23,9 +23,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sweep.backend import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 from sweep.space import load_space  # noqa: E402
 
 STUDY_A = ROOT / "search_spaces" / "study_a.yaml"
+# Fixed epochs per model in the sweep comparison: the median that Study A's trials run before
+# its early stopping ends them (seed 0: 11, 5, 13, 7, 8, 13, 10, 7, 5, 6, 10 epochs).
+SWEEP_EPOCHS = 8
 
 
 # --- workers: each runs in its own process, prints one JSON line ------------------------------
@@ -37,7 +41,7 @@ def plain_fit(experiments: list[dict], epochs: int) -> dict:
     from sklearn.decomposition import PCA
     from sklearn.ensemble import RandomForestClassifier
 
-    from sweep import data
+    from sweep import data, reduce
 
     ds = data.load("mnist")
     x, x_test = data.pixels(ds.x_train), data.pixels(ds.x_test)
@@ -52,7 +56,8 @@ def plain_fit(experiments: list[dict], epochs: int) -> dict:
             pca = PCA(exp["reduction_k"]).fit(x[:n])
             xs, xts = pca.transform(x), pca.transform(x_test)
         elif exp.get("reduction") == "rf":
-            forest = RandomForestClassifier(100, n_jobs=-1, random_state=0).fit(x[:n], ds.y_train[:n])
+            forest = RandomForestClassifier(reduce.RF_TREES, max_samples=reduce.RF_SAMPLES, n_jobs=-1,
+                                            random_state=0).fit(x[:n], ds.y_train[:n])
             keep = np.argsort(forest.feature_importances_)[::-1][: exp["reduction_k"]]
             xs, xts = x[:, keep], x_test[:, keep]
         model = keras.Sequential([keras.Input((xs.shape[1],)),
@@ -79,7 +84,7 @@ def framework_fit(epochs: int, backend: str) -> dict:
 
     folder = Path(tempfile.mkdtemp())
     cfg = resolve({"hidden": [128], "max_epochs": epochs, "patience": None})
-    metrics = run(cfg, folder, {})
+    metrics = run(cfg, folder)
     return {"epoch_seconds": pd.read_csv(folder / "history.csv").seconds.tolist(),
             "test_accuracy": metrics["test_accuracy"]}
 
@@ -136,19 +141,21 @@ def main() -> int:
         print(json.dumps({"plain": plain_fit, "framework": framework_fit}[args.worker](**json.loads(args.args))))
         return 0
 
-    train_epochs, sweep_epochs = (2, 2) if args.quick else (4, 5)
+    train_epochs, sweep_epochs = (2, 2) if args.quick else (4, SWEEP_EPOCHS)
     lines, raw = [], {}
 
     # a. train: seconds per epoch of the baseline, framework vs plain Keras defaults on TensorFlow.
     base = [{"hidden": [128]}]
     plain = _worker("plain", "tensorflow", experiments=base, epochs=train_epochs)["models"][0]
-    ours = {b: _worker("framework", b, epochs=train_epochs, backend=b) for b in ("jax", "tensorflow")}
+    ours = {b: _worker("framework", b, epochs=train_epochs, backend=b) for b in BACKENDS}
     plain_epoch = _steady(plain["epoch_seconds"])
-    for backend, result in ours.items():
+    for backend, result in ours.items():  # the target is the default backend's; the others are compared
         ratio = plain_epoch / _steady(result["epoch_seconds"])
         gap = 100 * abs(result["test_accuracy"] - plain["test_accuracy"])
-        lines.append(_line(f"train[{backend}]", ratio, ">=5,accuracy_gap<=0.3pt", ratio >= 5 and gap <= 0.3)
-                     + f" accuracy_gap={gap:.2f}pt")
+        ok = ratio >= 5 and gap <= 0.3
+        line = _line(f"train[{backend}]", ratio, ">=5,accuracy_gap<=0.3pt", ok) if backend == DEFAULT_BACKEND \
+            else f"train[{backend}] ratio={ratio:.2f} target=none INFO (not the default backend)"
+        lines.append(line + f" accuracy_gap={gap:.2f}pt")
     raw["train"] = {"plain_tensorflow": plain, **{f"framework_{b}": r for b, r in ours.items()}}
 
     # b, c. sweep: Study A at a fixed epoch count, `sweep run` (2 at a time) vs a sequential plain loop.
@@ -157,7 +164,7 @@ def main() -> int:
         doc["params"] |= {"max_epochs": sweep_epochs, "patience": None}
         space = Path(tmp) / "bench_study_a.yaml"
         space.write_text(yaml.safe_dump(doc))
-        start = time.perf_counter()
+        started, start = time.time(), time.perf_counter()
         subprocess.run([sys.executable, "-m", "sweep.cli", "run", str(space), "--results", tmp, "--concurrency", "2"],
                        check=True, capture_output=True, cwd=ROOT)
         sweep_wall = time.perf_counter() - start
@@ -168,10 +175,15 @@ def main() -> int:
         loop_wall = time.perf_counter() - start
         ratio = loop_wall / sweep_wall
         lines.append(_line("sweep", ratio, ">=5", ratio >= 5))
-        training = _union([(m["train_started"], m["train_ended"]) for m in metrics])
+        fits = [(m["train_started"], m["train_ended"]) for m in metrics]
+        training = _union(fits)
         overhead = (sweep_wall - training) / sweep_wall
         lines.append(_line("overhead", overhead, "<=0.10", overhead <= 0.10))
-        raw["sweep"] = {"sweep_wall_s": sweep_wall, "plain_loop_wall_s": loop_wall, "training_wall_s": training,
+        raw["sweep"] = {"sweep_wall_s": sweep_wall, "plain_loop_wall_s": loop_wall,
+                        "training_wall_s": training,  # seconds in which at least one trial was inside model.fit
+                        "training_trial_s": sum(b - a for a, b in fits),  # the same, summed over trials
+                        "first_fit_after_s": min(a for a, _ in fits) - started,
+                        "last_fit_to_exit_s": started + sweep_wall - max(b for _, b in fits),
                         "epochs": sweep_epochs, "trials": len(metrics)}
 
         # d. report: cold vs warm on that sweep.

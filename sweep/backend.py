@@ -2,31 +2,72 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
+import tempfile
+from pathlib import Path
+from typing import IO
 
 BACKENDS = ("jax", "tensorflow")
 DEFAULT_BACKEND = "jax"  # fastest here for small MLPs: see bench/run.py and the README
+
+_held: dict[int, IO[str]] = {}  # core -> its lock file, held open for the life of the process
 
 
 def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None) -> None:
     """Choose the Keras backend and cap its CPU thread pools at `threads` (None: leave as is).
 
     Ray does not size TensorFlow's or XLA's pools from a trial's CPU share, so two trials on two
-    cores would each start one thread per core and fight; this gives each trial its share.
-    Also keeps TensorFlow and JAX from grabbing a whole GPU, so trials can share one card.
+    cores would each start one thread per core and fight; this gives each trial its share and
+    pins the process to that many cores of its own (`pin`). Also keeps TensorFlow and JAX from
+    grabbing a whole GPU, so trials can share one card.
     """
     if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != backend:
         raise RuntimeError(f"Keras is already imported with another backend; configure({backend!r}) must run first")
     os.environ["KERAS_BACKEND"] = backend
+    if backend != "tensorflow":
+        # Keras imports TensorFlow wherever it is installed just to ask whether it is (when seeding,
+        # when saving): seconds per process that a JAX trial never needs.
+        sys.modules.setdefault("tensorflow", None)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
     os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     if threads is None:
         return
     threads = max(1, threads)
+    pin(threads)
     for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = str(threads)
-    if threads == 1:  # XLA's CPU client has no other knob than one thread or all cores
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+
+
+def pin(cores: int) -> set[int]:
+    """Run this process on `cores` CPU cores that no other pinned process on this machine holds.
+
+    XLA sizes its CPU thread pool from the process's affinity mask, which its flags do not cap:
+    unpinned, each of two one-CPU trials keeps both cores busy and both run at half speed.
+    A core is claimed by locking `mlp-sweep-cpu<N>.lock` in the temp folder; the kernel drops the
+    lock when the process ends. A process keeps its cores for later trials. Returns the cores
+    pinned to, or an empty set where too few are free (or the platform cannot pin): then the
+    process runs where the OS puts it.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return set()
+    if not _held:
+        for core in sorted(os.sched_getaffinity(0)):
+            lock = open(Path(tempfile.gettempdir()) / f"mlp-sweep-cpu{core}.lock", "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            _held[core] = lock
+            if len(_held) == cores:
+                break
+        else:
+            while _held:
+                _held.popitem()[1].close()
+            return set()
+    for thread in os.listdir("/proc/self/task"):  # every thread, the one running the trial included
+        os.sched_setaffinity(int(thread), _held)
+    return set(_held)

@@ -227,7 +227,17 @@ def _idx_bytes(array: np.ndarray) -> bytes:
 
 def pixels(images: np.ndarray) -> np.ndarray:
     """uint8 images [N, 28, 28] -> float32 [N, 784] scaled to [0, 1]."""
-    return images.reshape(len(images), -1).astype(np.float32) / 255.0
+    return np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def features(name: str, data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`pixels` of data set `name`'s training and test images, read-only, cached per process like `load`."""
+    ds = load(name, data_dir)
+    out = pixels(ds.x_train), pixels(ds.x_test)
+    for array in out:
+        array.setflags(write=False)
+    return out
 
 
 def fit_rows(dataset: Dataset, validation: int) -> int:

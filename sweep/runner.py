@@ -10,11 +10,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sweep import reduce
 from sweep.artifacts import write_json, write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.space import Distribution, Space, TrialConfig
+from sweep.space import CLASSES, Distribution, Space, TrialConfig
 
 METRIC, MODE = "val_accuracy", "max"  # what search and schedulers optimise: never test data
 RAY_DIR = "ray"  # Ray Tune's experiment state, under the sweep folder
@@ -51,9 +50,6 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     if options.resume:
         if not (sweep_dir / "sweep.json").is_file():
             raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
-        # Every reduction was fitted before the first start; the trials' configurations live in Ray's state.
-        reductions = {p.stem: reduce.load(p) for p in sorted((sweep_dir / "reductions").glob("*.npz"))}
-        space_file = sweep_dir / "space.yaml"
         planned = json.loads((sweep_dir / "sweep.json").read_text())["planned"]
     else:
         if sweep_dir.exists():
@@ -61,12 +57,10 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
         configs = space.trials() if space.search != "optuna" else []
         planned = len(configs) or space.num_samples
         sweep_dir.mkdir(parents=True)
-        space_file = sweep_dir / "space.yaml"
-        write_text(space_file, space.path.read_text())
+        write_text(sweep_dir / "space.yaml", space.path.read_text())
         write_json(sweep_dir / "sweep.json", {**asdict(options), "results": str(options.results), "space": str(space.path),
                                               "search": space.search, "scheduler": space.scheduler, "planned": planned})
         write_text(sweep_dir / "trials.jsonl", "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
-        reductions = reduce.fit_all(space.reduction_configs(), sweep_dir / "reductions", options.data_dir, log)
     log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
@@ -82,8 +76,8 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
                  logging_level=logging.ERROR, configure_logging=True)
     try:
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, sweep_dir=str(sweep_dir), reductions=reductions,
-                                 data_dir=options.data_dir, backend=options.backend),
+            tune.with_parameters(train_trial, sweep_dir=str(sweep_dir), data_dir=options.data_dir,
+                                 backend=options.backend),
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
         if options.resume and (sweep_dir / RAY_DIR).is_dir():
             tuner = tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable, resume_errored=True)
@@ -114,7 +108,7 @@ def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -
         param_space = {"trial": space.optuna_space()}
         num_samples = space.num_samples
     else:
-        param_space = {"trial": tune.grid_search([c.to_dict() for c in space.trials()])}
+        param_space = {"trial": tune.grid_search([c.to_dict() for c in launch_order(space.trials())])}
         num_samples = 1
     if space.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
@@ -133,6 +127,18 @@ def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -
         run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(sweep_dir), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=space.max_failures)),
     )
+
+
+def launch_order(configs: list[TrialConfig]) -> list[TrialConfig]:
+    """The order that ends a grid soonest on a few CPUs: the largest trial (weights x epochs) first,
+    then those that fit an input reduction (the fit overlaps that trial), then the rest largest
+    first, so that the smallest trials fill the end instead of a large one running on alone."""
+    def work(c: TrialConfig) -> int:
+        widths = [c.input_dim, *c.hidden, CLASSES]
+        return c.max_epochs * sum(a * b for a, b in zip(widths, widths[1:]))
+
+    by_work = sorted(configs, key=work, reverse=True)
+    return by_work[:1] + sorted(by_work[1:], key=lambda c: c.reduction == "none")
 
 
 def _max_epochs(space: Space) -> int:

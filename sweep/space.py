@@ -39,6 +39,7 @@ SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("none", "asha")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 PIXELS = 28 * 28
+CLASSES = 10  # both data sets: digits, or ten kinds of clothing
 REDUCTION_KEYS = ("dataset", "validation", "reduction", "reduction_k")  # what a fitted reduction depends on
 
 
@@ -103,7 +104,7 @@ def input_name(reduction: str, k: int) -> str:
 def architecture(hidden: tuple[int, ...] | list[int], reduction: str, k: int) -> str:
     """Layer widths input to output, `784-128-5-10`, with a reduced input named: `pca154-128-5-10`."""
     inputs = str(PIXELS) if reduction == "none" else input_name(reduction, k)
-    return "-".join([inputs, *map(str, hidden), "10"])
+    return "-".join(map(str, [inputs, *hidden, CLASSES]))
 
 
 def hidden_names(depth: int) -> list[str]:
@@ -239,7 +240,7 @@ class Space:
         return configs
 
     def reduction_configs(self) -> list[TrialConfig]:
-        """Configurations covering every input reduction the search can ask for, to fit up front."""
+        """Configurations covering every input reduction the search can ask for (each is checked on load)."""
         if self.search != "optuna":
             return self.trials()
         fixed = {**self.experiments[0], "seed": self.seeds[0]}

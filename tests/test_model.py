@@ -35,3 +35,19 @@ def test_hidden_model_matches_a_manual_forward_pass() -> None:
     expect1 = np.maximum(x @ w1 + b1, 0)
     assert np.allclose(h1, expect1, atol=1e-5)
     assert np.allclose(h2, np.maximum(expect1 @ w2 + b2, 0), atol=1e-5)
+
+
+def test_a_reused_process_trains_a_configuration_the_same_way_again(tmp_path) -> None:
+    """Trial processes serve many trials: seeding must not depend on what ran before."""
+    import pandas as pd
+
+    from sweep.trainable import run
+
+    base = {"dataset": "mnist_small", "validation": 1000, "max_epochs": 2, "patience": None}
+    first, other = resolve({**base, "hidden": [16, 4], "dropout": 0.3}), resolve({**base, "hidden": [32], "seed": 1})
+    histories = []
+    for i, cfg in enumerate([first, other, first]):
+        run(cfg, tmp_path / str(i))
+        histories.append(pd.read_csv(tmp_path / str(i) / "history.csv").drop(columns="seconds"))
+    pd.testing.assert_frame_equal(histories[0], histories[2])
+    assert not histories[0].equals(histories[1])

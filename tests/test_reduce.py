@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ from sweep.space import resolve
 
 def test_pca_is_fitted_on_training_rows_only(tmp_path: Path) -> None:
     config = resolve({"dataset": "mnist_small", "validation": 1000, "reduction": "pca", "reduction_k": 10})
-    (red,) = reduce.fit_all([config], tmp_path).values()
+    red = reduce.obtain(config, tmp_path)
     ds = data.load("mnist_small")
     reference = PCA(10, svd_solver="full").fit(data.pixels(ds.x_train[:5000]))
     assert np.allclose(np.abs(red.components), np.abs(reference.components_), atol=1e-4)
@@ -31,17 +33,31 @@ def test_forest_keeps_the_most_important_pixels() -> None:
     assert not set(corner) & set(red.pixels.tolist())  # blank corners are never informative
 
 
-def test_one_fit_per_distinct_reduction_then_cached(tmp_path: Path) -> None:
+def test_one_fit_per_distinct_reduction_then_read_back(tmp_path: Path) -> None:
     base = {"dataset": "mnist_small", "validation": 1000, "reduction": "pca", "reduction_k": 8}
     configs = [resolve({**base, "seed": s, "hidden": h}) for s in (0, 1) for h in ([16], [16, 2])]
-    configs.append(resolve({"dataset": "mnist_small"}))
-    fitted: list[str] = []
-    first = reduce.fit_all(configs, tmp_path, log=fitted.append)
-    assert len(fitted) == 1 and list(first) == ["mnist_small-v1000-pca8"]
-    again: list[str] = []
-    second = reduce.fit_all(configs, tmp_path, log=again.append)
-    assert again == [] and np.array_equal(first["mnist_small-v1000-pca8"].components,
-                                          second["mnist_small-v1000-pca8"].components)
+    first = reduce.obtain(configs[0], tmp_path)
+    saved = tmp_path / "mnist_small-v1000-pca8.npz"
+    written = saved.stat().st_mtime_ns
+    for config in configs[1:]:  # other seeds and widths share the PCA: read, not refitted
+        assert np.array_equal(reduce.obtain(config, tmp_path).components, first.components)
+    assert saved.stat().st_mtime_ns == written
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".lock", ".npz"]
+    assert reduce.obtain(resolve({"dataset": "mnist_small"}), tmp_path) is None
+
+
+def test_concurrent_trials_fit_a_reduction_once(tmp_path: Path) -> None:
+    config = resolve({"dataset": "mnist_small", "validation": 1000, "reduction": "rf", "reduction_k": 20})
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_obtain, [config] * 3, [tmp_path] * 3))
+    # One file, written once (a rewrite would rename a new inode over it), the same pixels for all.
+    assert len({inode for _, inode in results}) == 1
+    assert all(np.array_equal(pixels, results[0][0]) for pixels, _ in results)
+
+
+def _obtain(config, folder: Path) -> tuple[np.ndarray, int]:
+    red = reduce.obtain(config, folder)
+    return red.pixels, (folder / f"{reduce.key(config)}.npz").stat().st_ino
 
 
 def test_forest_key_depends_on_seed() -> None:

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+# Pins `cores` cores, says which (and the affinity the OS then reports), then waits for stdin to close.
+CHILD = """
+import json, os, sys
+from sweep.backend import pin
+cores = sorted(pin(int(sys.argv[1])))
+print(json.dumps([cores, sorted(os.sched_getaffinity(0))]), flush=True)
+sys.stdin.read()
+"""
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                                reason="needs CPU affinity and two cores")
+
+
+def _start(cores: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(cores)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _pinned(child: subprocess.Popen) -> tuple[list[int], list[int]]:
+    return tuple(json.loads(child.stdout.readline()))
+
+
+def test_trial_processes_run_on_cores_of_their_own() -> None:
+    first, second = _start(1), _start(1)
+    try:
+        (cores_a, affinity_a), (cores_b, affinity_b) = _pinned(first), _pinned(second)
+    finally:
+        for child in (first, second):
+            child.stdin.close()
+            child.wait()
+    assert len(cores_a) == len(cores_b) == 1 and cores_a != cores_b
+    assert affinity_a == cores_a and affinity_b == cores_b
+    again = _start(1)  # the kernel dropped their locks when they ended: the cores are free again
+    try:
+        assert _pinned(again)[0] in (cores_a, cores_b)
+    finally:
+        again.stdin.close()
+        again.wait()
+
+
+def test_too_few_free_cores_leaves_the_process_unpinned() -> None:
+    every = sorted(os.sched_getaffinity(0))
+    child = _start(len(every) + 1)
+    try:
+        assert _pinned(child) == ([], every)
+    finally:
+        child.stdin.close()
+        child.wait()
