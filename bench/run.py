@@ -37,9 +37,7 @@ SWEEP_EPOCHS = 8
 def plain_fit(experiments: list[dict], epochs: int) -> dict:
     """The studies' own way: plain Keras defaults on TensorFlow, one model after another."""
     import keras
-    import numpy as np
     from sklearn.decomposition import PCA
-    from sklearn.ensemble import RandomForestClassifier
 
     from sweep import data, reduce
 
@@ -55,11 +53,9 @@ def plain_fit(experiments: list[dict], epochs: int) -> dict:
         if exp.get("reduction") == "pca":
             pca = PCA(exp["reduction_k"]).fit(x[:n])
             xs, xts = pca.transform(x), pca.transform(x_test)
-        elif exp.get("reduction") == "rf":
-            forest = RandomForestClassifier(reduce.RF_TREES, max_samples=reduce.RF_SAMPLES, n_jobs=-1,
-                                            random_state=0).fit(x[:n], ds.y_train[:n])
-            keep = np.argsort(forest.feature_importances_)[::-1][: exp["reduction_k"]]
-            xs, xts = x[:, keep], x_test[:, keep]
+        elif exp.get("reduction") == "rf":  # the framework's forest, so both sides do the same work
+            forest = reduce.fit("rf", exp["reduction_k"], x[:n], ds.y_train[:n], seed=0, jobs=-1)
+            xs, xts = forest.transform(x), forest.transform(x_test)
         model = keras.Sequential([keras.Input((xs.shape[1],)),
                                   *[keras.layers.Dense(w, activation="relu") for w in exp["hidden"]],
                                   keras.layers.Dense(10, activation="softmax")])
