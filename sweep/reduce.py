@@ -89,7 +89,7 @@ def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs:
             return load(path)
         ds = data.load(config.dataset, data_dir)
         n = data.fit_rows(ds, config.validation)
-        red = fit(config.reduction, config.reduction_k, data.features(config.dataset, data_dir)[0][:n],
+        red = fit(config.reduction, config.reduction_k, data.features(config.dataset, data_dir)[:n],
                   ds.y_train[:n], config.seed, jobs)
         write_npz(path, method=red.method, k=red.k, mean=red.mean, components=red.components,
                   pixels=red.pixels, scores=red.scores)
