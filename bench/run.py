@@ -27,15 +27,13 @@ from sweep.backend import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 from sweep.space import load_space  # noqa: E402
 
 STUDY_A = ROOT / "search_spaces" / "study_a.yaml"
-# Fixed epochs per model in the sweep comparison: the median that Study A's trials run before
-# its early stopping ends them (seed 0: 11, 5, 13, 7, 8, 13, 10, 7, 5, 6, 10 epochs).
-SWEEP_EPOCHS = 8
 
 
 # --- workers: each runs in its own process, prints one JSON line ------------------------------
 
-def plain_fit(experiments: list[dict], epochs: int) -> dict:
-    """The studies' own way: plain Keras defaults on TensorFlow, one model after another."""
+def plain_fit(experiments: list[dict]) -> dict:
+    """The studies' own way: plain Keras defaults on TensorFlow, one model after another, each for
+    its `max_epochs`."""
     import keras
     from sklearn.decomposition import PCA
 
@@ -61,7 +59,7 @@ def plain_fit(experiments: list[dict], epochs: int) -> dict:
                                   keras.layers.Dense(10, activation="softmax")])
         model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
         times = _EpochTimes()
-        model.fit(xs[:n], y[:n], batch_size=32, epochs=epochs, validation_data=(xs[n:], y[n:]),
+        model.fit(xs[:n], y[:n], batch_size=32, epochs=exp["max_epochs"], validation_data=(xs[n:], y[n:]),
                   callbacks=[times.callback()], verbose=0)
         accuracy = model.evaluate(xts, y_test, verbose=0)[1]
         out.append({"seconds": time.perf_counter() - start, "epoch_seconds": times.seconds, "test_accuracy": accuracy})
@@ -137,12 +135,12 @@ def main() -> int:
         print(json.dumps({"plain": plain_fit, "framework": framework_fit}[args.worker](**json.loads(args.args))))
         return 0
 
-    train_epochs, sweep_epochs = (2, 2) if args.quick else (4, SWEEP_EPOCHS)
+    train_epochs = 2 if args.quick else 4
     lines, raw = [], {}
 
     # a. train: seconds per epoch of the baseline, framework vs plain Keras defaults on TensorFlow.
-    base = [{"hidden": [128]}]
-    plain = _worker("plain", "tensorflow", experiments=base, epochs=train_epochs)["models"][0]
+    base = [{"hidden": [128], "max_epochs": train_epochs}]
+    plain = _worker("plain", "tensorflow", experiments=base)["models"][0]
     ours = {b: _worker("framework", b, epochs=train_epochs, backend=b) for b in BACKENDS}
     plain_epoch = _steady(plain["epoch_seconds"])
     for backend, result in ours.items():  # the target is the default backend's; the others are compared
@@ -154,10 +152,13 @@ def main() -> int:
         lines.append(line + f" accuracy_gap={gap:.2f}pt")
     raw["train"] = {"plain_tensorflow": plain, **{f"framework_{b}": r for b, r in ours.items()}}
 
-    # b, c. sweep: Study A at a fixed epoch count, `sweep run` (2 at a time) vs a sequential plain loop.
+    # b, c. sweep: Study A as users run it (early stopping) through `sweep run`, 2 trials at a time,
+    # then the same models in a plain sequential loop, each for the epochs its trial ran: the same work.
+    # --quick: every model for 2 epochs.
     with tempfile.TemporaryDirectory() as tmp:
         doc = yaml.safe_load(STUDY_A.read_text())
-        doc["params"] |= {"max_epochs": sweep_epochs, "patience": None}
+        if args.quick:
+            doc["params"] |= {"max_epochs": 2, "patience": None}
         space = Path(tmp) / "bench_study_a.yaml"
         space.write_text(yaml.safe_dump(doc))
         started, start = time.time(), time.perf_counter()
@@ -165,9 +166,10 @@ def main() -> int:
                        check=True, capture_output=True, cwd=ROOT)
         sweep_wall = time.perf_counter() - start
         metrics = [json.loads(p.read_text()) for p in (Path(tmp) / "bench_study_a").glob("trials/*/metrics.json")]
-        experiments = [t.to_dict() for t in load_space(space).trials()]
+        ran = {m["label"]: m["epochs"] for m in metrics}
+        experiments = [t.to_dict() | {"max_epochs": ran[t.label]} for t in load_space(space).trials()]
         start = time.perf_counter()
-        loop = _worker("plain", "tensorflow", experiments=experiments, epochs=sweep_epochs)
+        loop = _worker("plain", "tensorflow", experiments=experiments)
         loop_wall = time.perf_counter() - start
         ratio = loop_wall / sweep_wall
         lines.append(_line("sweep", ratio, ">=5", ratio >= 5))
@@ -188,7 +190,7 @@ def main() -> int:
                         "first_trial_after_s": min(a for a, _ in trials) - started,
                         "last_trial_to_exit_s": started + sweep_wall - max(b for _, b in trials),
                         "first_fit_after_s": min(a for a, _ in fits) - started,
-                        "epochs": sweep_epochs, "trials": len(metrics)}
+                        "epochs": ran, "trials": len(metrics)}
 
         # d. report: cold vs warm on that sweep.
         from analysis.report import ReportOptions, build_report

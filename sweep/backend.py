@@ -41,6 +41,20 @@ def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None) -> Non
         os.environ[var] = str(threads)
 
 
+def cache_compiles(folder: Path) -> None:
+    """Keep JAX's compiled steps in `folder` on disk, for every trial process that names it.
+
+    Compiling a small MLP's train, validation and predict steps takes about 2 s of a trial's first
+    epoch on one core; a later trial with the same shapes (another seed or data set, a resumed
+    sweep) loads them in milliseconds. Entries are keyed by the program, JAX version and device.
+    """
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def pin(cores: int) -> set[int]:
     """Run this process on `cores` CPU cores that no other pinned process on this machine holds.
 

@@ -74,7 +74,8 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     if started_here:
         # A cluster started here skips Ray's prestarted workers: trial actors never use them, and
         # on a few cores their start-up slows the trials' own by about a second.
-        system = None if options.address else {"enable_worker_prestart": False, "prestart_worker_first_driver": False}
+        joins = options.address or os.environ.get("RAY_ADDRESS")  # Ray takes no system config from a joiner
+        system = None if joins else {"enable_worker_prestart": False, "prestart_worker_first_driver": False}
         ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.ERROR, configure_logging=True, _system_config=system)
     try:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -51,3 +54,30 @@ def test_a_reused_process_trains_a_configuration_the_same_way_again(tmp_path) ->
         histories.append(pd.read_csv(tmp_path / str(i) / "history.csv").drop(columns="seconds"))
     pd.testing.assert_frame_equal(histories[0], histories[2])
     assert not histories[0].equals(histories[1])
+
+
+# One short trial in a fresh process whose compiled JAX steps go to the cache folder argv[1].
+CACHED_RUN = """
+import sys
+from pathlib import Path
+from sweep.backend import cache_compiles, configure
+configure("jax")
+cache_compiles(Path(sys.argv[1]))
+from sweep.space import resolve
+from sweep.trainable import run
+cfg = resolve({"dataset": "mnist_small", "validation": 1000, "max_epochs": 1, "patience": None, "hidden": [16]})
+run(cfg, Path(sys.argv[2]))
+"""
+
+
+def test_a_later_process_loads_the_compiled_steps_instead_of_compiling(tmp_path) -> None:
+    import pandas as pd
+
+    cache, entries, histories = tmp_path / "cache", [], []
+    for i in range(2):
+        subprocess.run([sys.executable, "-c", CACHED_RUN, str(cache), str(tmp_path / str(i))], check=True)
+        entries.append(sorted(p.name for p in cache.iterdir()))
+        histories.append(pd.read_csv(tmp_path / str(i) / "history.csv").drop(columns="seconds"))
+    assert any(name.startswith("jit_train_step") for name in entries[0])
+    assert entries[1] == entries[0]  # the second process compiled nothing new
+    pd.testing.assert_frame_equal(histories[0], histories[1])
