@@ -239,15 +239,17 @@ class Space:
                         configs.append(resolve(values, str(self.path)))
         return configs
 
-    def reduction_configs(self) -> list[TrialConfig]:
-        """Configurations covering every input reduction the search can ask for (each is checked on load)."""
+    def check(self) -> None:
+        """Resolve every trial, or for Optuna every input reduction it can sample: a bad combination
+        raises `SpaceError` before anything starts."""
         if self.search != "optuna":
-            return self.trials()
+            self.trials()
+            return
         fixed = {**self.experiments[0], "seed": self.seeds[0]}
         options = {k: (self.params[k].args if isinstance(self.params.get(k), Distribution) else (fixed.get(k, self.params.get(k)),))
                    for k in REDUCTION_KEYS if k in self.params or k in fixed}
-        return [resolve(dict(zip(options, combo), seed=self.seeds[0]), str(self.path))
-                for combo in itertools.product(*options.values())]
+        for combo in itertools.product(*options.values()):
+            resolve(dict(zip(options, combo), seed=self.seeds[0]), str(self.path))
 
     def optuna_space(self) -> dict[str, Any]:
         """The space for Ray's OptunaSearch: Ray distributions and constants (Ray imported lazily)."""
@@ -330,7 +332,7 @@ def _build(path: Path, doc: dict[str, Any]) -> Space:
                   experiments=tuple(experiments))
     if search == "optuna":
         _check_optuna(where, parsed, experiments)
-    space.reduction_configs()  # resolves every combination, so bad ones fail before anything starts
+    space.check()
     return space
 
 
