@@ -47,11 +47,15 @@ def _layer_seed(config: TrialConfig, layer: int) -> int:
 
 
 def compile_mlp(model: keras.Model, config: TrialConfig, steps_per_execution: int = 1) -> None:
-    """Sparse categorical cross-entropy: the studies' categorical loss without one-hot labels."""
+    """Sparse categorical cross-entropy: the studies' categorical loss without one-hot labels.
+
+    Loss and accuracy honour sample weights (`sweep.steps` pads a short batch with weightless
+    rows); without weights they are Keras' defaults.
+    """
     model.compile(
         optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+        weighted_metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
         jit_compile=True,
     )

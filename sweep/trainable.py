@@ -88,6 +88,7 @@ def run(cfg: TrialConfig, folder: Path, reduction: reduce.Reduction | None = Non
     """
     import keras
 
+    from sweep import steps
     from sweep.history import EpochLog
     from sweep.model import build_mlp, compile_mlp, hidden_model
 
@@ -109,7 +110,7 @@ def run(cfg: TrialConfig, folder: Path, reduction: reduce.Reduction | None = Non
                                                        restore_best_weights=cfg.restore_best))
     started, start = time.time(), time.perf_counter()
     # Validation in one batch: the same figures, one compiled step per epoch instead of hundreds.
-    model.fit(x_fit, y_fit, batch_size=cfg.batch_size, epochs=cfg.max_epochs, validation_data=(x_val, y_val),
+    steps.fit(model, x_fit, y_fit, batch_size=cfg.batch_size, epochs=cfg.max_epochs, validation_data=(x_val, y_val),
               validation_batch_size=len(x_val), callbacks=callbacks, verbose=0)
     train_seconds = time.perf_counter() - start
 
