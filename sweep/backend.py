@@ -44,8 +44,8 @@ def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None) -> Non
 def cache_compiles(folder: Path) -> None:
     """Keep JAX's compiled steps in `folder` on disk, for every trial process that names it.
 
-    Compiling a small MLP's train, validation and predict steps takes about 2 s of a trial's first
-    epoch on one core; a later trial with the same shapes (another seed or data set, a resumed
+    Compiling a small MLP's train and validation steps takes about 1.5 s of a trial's first epoch
+    on one core; a later trial with the same shapes (another seed or data set, a resumed
     sweep) loads them in milliseconds. Entries are keyed by the program, JAX version and device.
     """
     import jax
