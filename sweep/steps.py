@@ -58,15 +58,15 @@ def _train_function(model: keras.Model, batch_size: int, steps: int) -> Callable
         return logs, state
 
     compiled = jax.jit(train_steps, donate_argnums=0)
+    size = steps * batch_size
     full = np.ones((steps, batch_size), np.float32)
 
     def train_function(state, iterator: Iterator) -> tuple[Any, Any]:
         x, y = next(iterator)
         rows, weights = len(x), full
-        if rows < steps * batch_size:  # the epoch's last: pad with weightless rows
-            pad = steps * batch_size - rows
-            x, y = (np.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)) for a in (x, y))
-            weights = (np.arange(steps * batch_size) < rows).astype(np.float32).reshape(steps, batch_size)
+        if rows < size:  # the epoch's last: pad with weightless rows
+            x, y = (np.pad(a, [(0, size - rows)] + [(0, 0)] * (a.ndim - 1)) for a in (x, y))
+            weights = (np.arange(size) < rows).astype(np.float32).reshape(steps, batch_size)
         xs, ys = (a.reshape(steps, batch_size, *a.shape[1:]) for a in (x, y))
         return compiled(state, xs, ys, weights, -(-rows // batch_size))
 
