@@ -6,6 +6,7 @@ when their method runs. UMAP is the exception that also transforms held-out rows
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -50,6 +51,27 @@ def _pacmap(x: np.ndarray, seed: int) -> np.ndarray:
 METHODS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "pca": _pca, "tsne": _tsne, "umap": _umap, "trimap": _trimap, "pacmap": _pacmap,
 }
+
+
+# The embedding libraries' modules whose numba functions compile on first use without caching.
+COMPILED = ("umap.umap_", "umap.layouts", "umap.spectral", "umap.distances", "umap.sparse", "umap.utils",
+            "pynndescent.pynndescent_", "pynndescent.utils", "pynndescent.rp_trees", "pynndescent.distances",
+            "pynndescent.sparse", "pynndescent.graph_utils", "pacmap.pacmap")
+
+
+@functools.cache
+def cache_compiled() -> None:
+    """Keep the numba code of UMAP, its neighbour search and PaCMAP on disk, as numba does for
+    functions declared `cache=True`: every process after the first on a machine loads it instead
+    of compiling it again (about 25 s per process; functions that cannot be cached still compile)."""
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    for name in COMPILED:
+        for obj in list(vars(importlib.import_module(name)).values()):
+            if isinstance(obj, Dispatcher):
+                obj.enable_caching()
 
 
 def check_methods(names: list[str]) -> list[str]:

@@ -44,6 +44,7 @@ class Page:
     title: str
     folder: Path  # the report folder; figures go to folder/figures
     sections: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # id, title, html, md
+    refresh: int | None = None  # seconds after which a browser reloads the page (a report still growing)
 
     def section(self, anchor: str, title: str) -> None:
         self.sections.append((anchor, title, [], []))
@@ -80,7 +81,8 @@ class Page:
         nav = " ".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t, _, _ in self.sections)
         body = "\n".join(f"<section id='{a}'><h2>{html.escape(t)}</h2>\n" + "\n".join(parts) + "</section>"
                          for a, t, parts, _ in self.sections)
-        page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+        refresh = f"<meta http-equiv='refresh' content='{self.refresh}'>" if self.refresh else ""
+        page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{refresh}<title>{html.escape(self.title)}</title>"
                 f"<style>{STYLE}</style></head><body><h1>{html.escape(self.title)}</h1><nav>{nav}</nav>\n{body}\n"
                 f"<script>{SCRIPT}</script></body></html>\n")
         markdown = f"# {self.title}\n\n" + "\n".join(f"## {t}\n\n" + "\n".join(md) for _, t, _, md in self.sections)

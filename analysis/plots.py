@@ -245,17 +245,20 @@ def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[st
 
 
 def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray],
-                    notes: dict[str, str], classes: list[str]) -> Figure:
-    """Rows: raw pixels and each hidden layer; columns: methods; points coloured by class."""
+                    notes: dict[str, str], classes: list[str], methods: list[str]) -> Figure:
+    """Rows: raw pixels and each hidden layer; columns: methods; points coloured by class. A panel
+    whose embedding is not computed yet (a report still growing) says so."""
     layers = list(grid)
-    methods = list(next(iter(grid.values())))
     fig, axes = plt.subplots(len(layers), len(methods), figsize=(2.6 * len(methods), 2.6 * len(layers) + 0.5),
                              squeeze=False)
     for r, layer in enumerate(layers):
         for c, method in enumerate(methods):
             ax = axes[r, c]
-            coords = grid[layer][method]
-            _scatter_classes(ax, coords, labels[f"{layer}/{method}"])
+            if method not in grid[layer]:
+                ax.set_axis_off()
+                ax.set_title(f"{layer}: {method}\n(not computed yet)", fontsize=7)
+                continue
+            _scatter_classes(ax, grid[layer][method], labels[f"{layer}/{method}"])
             ax.set_title(f"{layer}: {method}\n{notes.get(f'{layer}/{method}', '')}".strip(), fontsize=7)
     _legend(fig, classes)
     fig.tight_layout(rect=(0, 0.04, 1, 1))

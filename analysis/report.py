@@ -1,27 +1,36 @@
 """`build_report(sweep_dir)`: the whole analysis of a sweep, written to `<sweep>/report/`.
 
 report.html (self-contained), report.md, tables/*.csv, figures/*.png, and cache/ with every
-embedding and probe score, so a second run recomputes nothing.
+embedding and probe score, so a second run recomputes nothing. The per-layer work runs as Ray
+tasks (`analysis.runner`); with `follow`, the report keeps pace with a running sweep: each trial's
+layer jobs start as soon as it completes and the page is rewritten, marked partial, as results
+arrive.
 """
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from multiprocessing import get_context
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import plots, tables
 from analysis.embed import METHODS, check_methods
-from analysis.layers import RAW, LayerJob, LayerResult, run_layer
+from analysis.layers import PROBES, RAW, LayerJob, LayerResult
 from analysis.page import Page
+from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
+from analysis.runner import JobRunner
+from sweep.artifacts import write_text
 from sweep.errors import SweepError
+from sweep.runner import RunOptions
+from sweep.space import PIXELS, Space
+
+POLL = 2.0  # seconds between looks at a followed sweep's folder
+REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
 
 
 @dataclass(frozen=True)
@@ -31,8 +40,8 @@ class ReportOptions:
     methods: tuple[str, ...] = tuple(METHODS)  # embedding methods drawn
     subsample: int = 10_000  # rows embedded by t-SNE, TriMAP, PaCMAP and PCA (stratified)
     probe_rows: int | None = None  # train rows UMAP and the probes fit on; None: all, as Study B
-    workers: int = os.cpu_count() or 1  # processes for the per-layer work
     nodes: tuple[tuple[str, int], ...] = ()  # (layer, node) box plots instead of the most discriminative
+    address: str | None = None  # Ray cluster for the layer jobs; None: the running one, or a local Ray
     data_dir: str | None = None
     seed: int = 0
 
@@ -41,45 +50,103 @@ class ReportOptions:
 class ReportSummary:
     html: Path
     markdown: Path
-    seconds: dict[str, float] = field(default_factory=dict)  # embeddings, probes (CPU), plots, total (wall)
+    seconds: dict[str, float] = field(default_factory=dict)  # jobs (summed), compute and page (wall), total
     computed: int = 0  # cache entries computed rather than read
+    jobs: list[dict] = field(default_factory=list)  # one row per layer job: what, where, how long
+    failed: list[str] = field(default_factory=list)  # layer jobs that failed, with their errors
 
 
-def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions(),
-                 log: Callable[[str], None] = print) -> ReportSummary:
+def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions(), *,
+                 progress: Progress | None = None, follow: Callable[[], bool] | None = None) -> ReportSummary:
+    """Compute every layer job (Ray tasks; cached ones read) and write the report.
+
+    With `follow`, a function that says whether the sweep has ended: until it does, the jobs of
+    trials that complete meanwhile are submitted as they appear and a partial page is rewritten
+    as results come in; then the final report is written.
+    """
     start = time.perf_counter()
     check_methods(list(options.methods))
-    sweep = load_sweep(sweep_dir)
-    trials = sweep.table()
-    done = sweep.completed()
-    selected = _selected(sweep, options)
+    progress = progress or Progress()
     out = Path(sweep_dir) / "report"
-    log(f"report: {len(done)} completed of {len(sweep.trials)} trial folders ({sweep.planned} planned); "
-        f"full sections for {len(selected)}")
+    results: dict[LayerJob, LayerResult] = {}
+    runner = JobRunner(progress, options.address)
+    sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
+    with runner.running():
+        while True:
+            ended = follow is None or follow()
+            if ended or time.perf_counter() - looked >= POLL:
+                looked = time.perf_counter()
+                if sweep is None and (sweep := _load(sweep_dir, follow is not None and not ended)):
+                    progress.say(f"report: {len(sweep.completed())} completed of {len(sweep.trials)} trial folders "
+                                 f"({sweep.planned} planned){'; following the sweep' if follow else ''}")
+                sweep = _load(sweep_dir, follow is not None and not ended)
+                jobs = plan(sweep, options, out / "cache") if sweep else []
+                known = set(results) | set(runner.pending.values())
+                runner.submit([j for j in jobs if j not in known])
+            fresh = runner.poll(timeout=1.0)
+            results |= {r.job: r for r in fresh}
+            if ended and not runner.pending:
+                break
+            if sweep and follow and (fresh or not written) and time.perf_counter() - written >= max(REWRITE, 3 * page_seconds):
+                page_start = time.perf_counter()
+                _write(sweep, options, out, [results[j] for j in jobs if j in results], partial=True)
+                written, page_seconds = time.perf_counter(), time.perf_counter() - page_start
+    compute = time.perf_counter() - start
+    done = [results[j] for j in jobs]
+    page_start = time.perf_counter()
+    html_path, md_path = _write(sweep, options, out, done, partial=False)
+    seconds = {"jobs": sum(r.seconds for r in done if r.computed), "compute": compute,
+               "page": time.perf_counter() - page_start, "total": time.perf_counter() - start}
+    summary = ReportSummary(html_path, md_path, seconds, sum(len(r.computed) for r in done), _job_rows(done),
+                            [f"{r.job.title}: {r.error}" for r in done if r.error])
+    write_text(out / "tables" / "layer_jobs.csv", pd.DataFrame(summary.jobs).to_csv(index=False))
+    progress.close(f"report: {html_path} ({duration(seconds['total'])}; {len(jobs)} layer jobs, "
+                   f"{summary.computed} cache entries computed{f', {len(summary.failed)} FAILED' if summary.failed else ''})")
+    return summary
 
-    results = _run_jobs(_jobs(sweep, selected, options, out / "cache"), options.workers, log)
-    records = [r for res in results for r in res.records]
-    seconds = {k: sum(res.seconds.get(k, 0.0) for res in results) for k in ("embeddings", "probes")}
 
-    plot_start = time.perf_counter()
-    page = Page(f"Sweep report: {sweep.name}", out)
-    configs = tables.configurations(trials)
-    _overview(page, sweep, trials)
-    _comparison(page, trials, configs)
-    _optuna(page, sweep)
-    _probes(page, records)
-    _reductions(page, sweep)
-    # Raw pixels: one result per data set is drawn; the one with embeddings wins.
-    by_layer = {(r.job.dataset, r.job.source, r.job.layer): r for r in sorted(results, key=lambda r: bool(r.coords))}
-    for trial in selected:
-        _trial_section(page, trial, by_layer, options)
-    _write_tables(out / "tables", trials, configs, records)
-    html_path, md_path = page.write()
-    seconds["plots"] = time.perf_counter() - plot_start
-    seconds["total"] = time.perf_counter() - start
-    computed = sum(len(r.computed) for r in results)
-    log(f"report: {html_path} ({seconds['total']:.1f} s, {computed} cache entries computed)")
-    return ReportSummary(html_path, md_path, seconds, computed)
+def run_with_report(space: Space, run: RunOptions, options: ReportOptions = ReportOptions(),
+                    log: Callable[[str], None] = print) -> tuple[Path, ReportSummary]:
+    """Run a sweep with its report computed beside it on the same Ray: a thread of this driver
+    submits each trial's layer jobs as the trial completes and rewrites the page; the final page
+    follows the sweep's end. Returns the sweep folder and the report."""
+    from sweep.cluster import connected
+    from sweep.runner import run_sweep
+
+    ended, outcome = threading.Event(), {}
+
+    def report() -> None:
+        try:
+            outcome["summary"] = build_report(run.sweep_dir(space), options, progress=Progress(redraw=False),
+                                              follow=ended.is_set)
+        except Exception as exc:  # noqa: BLE001 - the sweep goes on; the report's failure is raised after it
+            outcome["error"] = exc
+
+    with connected(run.address):
+        thread = threading.Thread(target=report, name="report", daemon=True)
+        thread.start()
+        try:
+            sweep_dir = run_sweep(space, run, log=log)
+        finally:
+            ended.set()
+        thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return sweep_dir, outcome["summary"]
+
+
+def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
+    """The sweep as it is now; None while a followed sweep has not written its folder yet."""
+    if early and not (Path(sweep_dir) / "sweep.json").is_file():
+        return None
+    return load_sweep(sweep_dir)
+
+
+def _job_rows(results: list[LayerResult]) -> list[dict]:
+    return [{"dataset": r.job.dataset, "source": r.job.source, "label": r.job.label, "layer": r.job.layer,
+             "task": r.job.task, "width": r.job.width, "rows": r.job.n_train, "estimate_s": round(r.job.cost(), 1),
+             "seconds": round(r.seconds, 2), "computed": len(r.computed), "node": r.node, "error": r.error}
+            for r in results]
 
 
 def _selected(sweep: Sweep, options: ReportOptions) -> list[Trial]:
@@ -94,47 +161,84 @@ def _selected(sweep: Sweep, options: ReportOptions) -> list[Trial]:
     return chosen
 
 
-def _jobs(sweep: Sweep, selected: list[Trial], options: ReportOptions, cache: Path) -> list[LayerJob]:
-    """Raw pixels once per (data set, validation split), then every hidden layer of every trial."""
+def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
+    """Every layer job of the report: raw pixels once per (data set, validation split, kept rows),
+    then every hidden layer of every completed trial. Each layer has its probes job, and, for the
+    trials shown in full, one job per embedding method other than UMAP (drawn from the probes'
+    fit), unless the layer is its own 2-D embedding."""
+    selected = _selected(sweep, options)
     common = dict(subsample=options.subsample, probe_rows=options.probe_rows, data_dir=options.data_dir,
                   seed=options.seed)
-    jobs = [LayerJob(dataset=trial.params["dataset"], source=trial.trial_id, label=trial.params["label"], layer=layer,
-                     trial_folder=str(trial.folder), cache_dir=str(cache / trial.trial_id),
-                     methods=options.methods if trial in selected else (), **common)
-            for trial in sweep.completed() for layer in trial.hidden_layers]
-    raw_jobs = {}
+    raw: dict[str, tuple[Trial, bool]] = {}
+    layers = []
     for trial in sweep.completed():
         key = f"raw-{trial.params['dataset']}-v{trial.params['validation']}-k{trial.params.get('keep_train')}"
-        drawn = trial in selected
-        if key not in raw_jobs or (drawn and not raw_jobs[key].methods):
-            raw_jobs[key] = LayerJob(dataset=trial.params["dataset"], source="raw pixels", label="", layer=RAW,
-                                     trial_folder=str(trial.folder), cache_dir=str(cache / key),
-                                     methods=options.methods if drawn else (), **common)
-    return list(raw_jobs.values()) + jobs
+        first, drawn = raw.get(key, (trial, False))
+        raw[key] = (first, drawn or trial in selected)
+        shapes = trial.shapes()
+        for layer in trial.hidden_layers:
+            rows, width = shapes[f"{layer}_train"]
+            layers.append((LayerJob(dataset=trial.params["dataset"], source=trial.trial_id, label=trial.params["label"],
+                                    layer=layer, task=PROBES, trial_folder=str(trial.folder),
+                                    cache_dir=str(cache / trial.trial_id), width=width, n_train=rows,
+                                    n_test=shapes[f"{layer}_test"][0], **common), trial in selected))
+    raw_layers = []
+    for key, (trial, drawn) in raw.items():
+        shapes = trial.shapes()
+        raw_layers.append((LayerJob(dataset=trial.params["dataset"], source="raw pixels", label="", layer=RAW,
+                                    task=PROBES, trial_folder=str(trial.folder), cache_dir=str(cache / key),
+                                    width=PIXELS, n_train=shapes["y_train"][0], n_test=shapes["y_test"][0],
+                                    **common), drawn))
+    jobs = []
+    for probes_job, drawn in raw_layers + layers:
+        jobs.append(probes_job)
+        if drawn and not probes_job.flat:
+            jobs += [replace(probes_job, task=m) for m in options.methods if m != "umap"]
+    return jobs
 
 
-def _run_jobs(jobs: list[LayerJob], workers: int, log: Callable[[str], None]) -> list[LayerResult]:
-    results: list[LayerResult] = []
+def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerResult], partial: bool) -> tuple[Path, Path]:
+    """The page, its tables and figures from the results in so far."""
+    trials = sweep.table()
+    selected = _selected(sweep, options)
+    records = [r for res in results for r in res.records]
+    page = Page(f"Sweep report: {sweep.name}" + (" (partial)" if partial else ""), out, refresh=30 if partial else None)
+    configs = tables.configurations(trials)
+    _overview(page, sweep, trials, partial)
+    _comparison(page, trials, configs)
+    _optuna(page, sweep)
+    _probes(page, records)
+    _reductions(page, sweep, options.data_dir)
+    drawings = _drawings(results, options.methods)
+    for trial in selected:
+        _trial_section(page, trial, drawings, options)
+    _write_tables(out / "tables", trials, configs, records)
+    return page.write()
 
-    def done(result: LayerResult) -> None:
-        results.append(result)
-        spent = sum(result.seconds.values())
-        log(f"  [{len(results):>3}/{len(jobs)}] {result.job.source} {result.job.layer}: "
-            f"{len(result.computed)} computed, {spent:.1f} s")
 
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            done(run_layer(job))
-        return results
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-        for future in as_completed([pool.submit(run_layer, job) for job in jobs]):
-            done(future.result())
-    order = {job: i for i, job in enumerate(jobs)}  # results come back in finishing order, as copies
-    return sorted(results, key=lambda r: order[r.job])
+def _drawings(results: list[LayerResult], methods: tuple[str, ...]) -> dict[tuple[str, str, str], LayerResult]:
+    """Every layer's coordinates, labels and notes, merged from its jobs, in the order of `methods`.
+    A layer of width <= 2 is drawn as it is in every column."""
+    merged: dict[tuple[str, str, str], LayerResult] = {}
+    for res in results:
+        into = merged.setdefault((res.job.dataset, res.job.source, res.job.layer), LayerResult(res.job))
+        for part in ("coords", "labels", "notes"):
+            getattr(into, part).update(getattr(res, part))
+    for layer in merged.values():
+        if layer.job.flat and "umap" in layer.coords:
+            itself = (layer.coords["umap"], layer.labels["umap"], layer.notes["umap"])
+            for m in methods:
+                layer.coords[m], layer.labels[m], layer.notes[m] = itself
+        for part in ("coords", "labels", "notes"):
+            setattr(layer, part, {m: getattr(layer, part)[m] for m in methods if m in layer.coords})
+    return merged
 
 
-def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame) -> None:
+def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> None:
     page.section("overview", "Overview")
+    if partial:
+        page.text("Partial: the sweep is still running and its layers are being analysed; this page is rewritten "
+                  "as results come in (a browser reloads it every 30 s).")
     counts = trials.status.value_counts().to_dict() if len(trials) else {}
     not_started = max(0, sweep.planned - len(sweep.trials))
     page.text(f"{sweep.folder.name}: {sweep.planned} trials planned; "
@@ -196,7 +300,9 @@ def _probes(page: Page, records: list[dict]) -> None:
     page.section("probes", "Probes per layer")
     page.text("umap-knnK: UMAP fitted on the train activations, test rows transformed, K-nearest-neighbour "
               "accuracy on the test embedding (Study B). knn5: 5-NN on the full-dimensional layer. "
-              "linear: logistic regression. Raw pixels are the input before any reduction.")
+              "linear: logistic regression. Raw pixels are the input before any reduction. A layer of one or two "
+              "units is its own 2-D embedding: its umap-knnK columns are KNN on the layer itself "
+              "(column 'probed directly').")
     table = tables.probe_table(records)
     page.table(table, "Test accuracy of each probe, by layer.")
     if records:
@@ -204,7 +310,7 @@ def _probes(page: Page, records: list[dict]) -> None:
                     "KNN (k=5) on the UMAP embedding, by layer: how separable the classes become with depth.")
 
 
-def _reductions(page: Page, sweep: Sweep) -> None:
+def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
     files = sorted((sweep.folder / "reductions").glob("*.npz"))
     if not files:
         return
@@ -214,7 +320,7 @@ def _reductions(page: Page, sweep: Sweep) -> None:
     for path in files:
         red = reduce.load(path)
         if red.method == "rf":
-            digit = data.load(path.stem.split("-v")[0]).x_test[0]
+            digit = data.load(path.stem.split("-v")[0], data_dir).x_test[0]
             page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.pixels, digit),
                         f"{path.stem}: random-forest pixel importance and the {red.k} pixels kept.")
         else:
@@ -257,13 +363,12 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
         labels |= {f"{layer}/{k}": v for k, v in result.labels.items()}
         notes |= {f"{layer}/{k}": v for k, v in result.notes.items()}
     if grid:
-        page.figure(f"{tid}_embeddings", plots.plot_embeddings(grid, labels, notes, classes),
+        methods = [m for m in options.methods if any(m in coords for coords in grid.values())]
+        page.figure(f"{tid}_embeddings", plots.plot_embeddings(grid, labels, notes, classes, methods),
                     "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class.")
 
 
 def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict]) -> None:
-    from sweep.artifacts import write_text
-
     write_text(folder / "trials.csv", trials.to_csv(index=False))
     write_text(folder / "configurations.csv", configs.to_csv(index=False))
     write_text(folder / "probes.csv", tables.probe_table(records).to_csv(index=False))

@@ -6,7 +6,9 @@ process, is listed with its status; nothing here trains or imports Keras or Ray.
 
 from __future__ import annotations
 
+import functools
 import json
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +65,10 @@ class Trial:
         with np.load(self.folder / "confusion.npz", allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
 
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every array in `activations.npz`, read from the headers alone."""
+        return _npz_shapes(self.folder / "activations.npz")
+
     def activations(self) -> np.lib.npyio.NpzFile:
         """The trial's `activations.npz`, opened lazily (arrays load on access)."""
         return np.load(self.folder / "activations.npz", allow_pickle=False)
@@ -117,6 +123,23 @@ def load_sweep(folder: str | Path) -> Sweep:
     trials = tuple(Trial(p) for p in sorted(trials_dir.iterdir()) if (p / "params.json").is_file()) \
         if trials_dir.is_dir() else ()
     return Sweep(folder=folder, trials=trials, planned=_read_json(folder / "sweep.json").get("planned", 0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            with archive.open(name) as member:
+                version = np.lib.format.read_magic(member)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shapes[name.removesuffix(".npy")] = read(member)[0]
+    return shapes
+
+
+def sweep_ended(folder: str | Path) -> bool:
+    """Whether the sweep's driver has finished (`sweep run` records its end in sweep.json)."""
+    return "ended" in _read_json(Path(folder) / "sweep.json")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

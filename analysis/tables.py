@@ -53,7 +53,8 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def probe_table(records: list[dict]) -> pd.DataFrame:
-    """Rows: trials (and raw pixels per dataset); columns: `<layer> <probe>` accuracies."""
+    """Rows: trials (and raw pixels per dataset); columns: `<layer> <probe>` accuracies, and
+    `probed directly`: the layers too narrow to embed, whose umap-knn columns are KNN on the layer."""
     if not records:
         return pd.DataFrame()
     frame = pd.DataFrame(records)
@@ -62,7 +63,10 @@ def probe_table(records: list[dict]) -> pd.DataFrame:
     wide = frame.pivot_table(index=["dataset", "source", "label"], columns=["layer", "probe"], values="accuracy",
                              aggfunc="first", sort=False)
     wide.columns = [f"{layer} {probe}" for layer, probe in wide.columns]
-    return wide.reset_index()
+    wide = wide.reset_index()
+    direct = frame[frame.embedding == "the layer itself"].groupby(["dataset", "source"], sort=False).layer.unique()
+    wide["probed directly"] = [", ".join(direct.get((d, s), [])) for d, s in zip(wide.dataset, wide.source)]
+    return wide
 
 
 def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:

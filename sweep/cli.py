@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from sweep.backend import BACKENDS, DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.space import SCHEDULERS, SEARCHES
+from sweep.runner import RunOptions
+from sweep.space import SCHEDULERS, SEARCHES, Space
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted sweep from its saved state (the space file is not read again)")
     run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
+    run.add_argument("--report", action="store_true",
+                     help="analyse each trial as soon as it completes, beside the trials still training, and keep "
+                          "report/report.html up to date (default report settings)")
 
     report = sub.add_parser("report", help="analyse a sweep into report/report.html, report.md and tables/")
     report.add_argument("sweep", type=Path, help="a sweep folder, e.g. results/study_a")
@@ -55,7 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--subsample", type=int, default=10_000, help="rows embedded by t-SNE, TriMAP, PaCMAP, PCA")
     report.add_argument("--probe-rows", type=int, help="train rows UMAP and the probes fit on (default: all)")
     report.add_argument("--nodes", default="", help="box-plot these nodes, e.g. hidden_1:3,hidden_2:0")
-    report.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the heavy work")
+    report.add_argument("--address", help="run the layer jobs on an existing Ray cluster, e.g. 10.0.0.1:6379 or auto "
+                                           "(default: a Ray started here)")
+    report.add_argument("--follow", action="store_true",
+                        help="keep up with a sweep still running elsewhere: analyse trials as they complete and "
+                             "rewrite a partial report until the sweep ends")
+    report.add_argument("--quiet", action="store_true", help="no progress on stderr")
     report.add_argument("--data-dir", help="where the sweep's data set lives, if not in a known place")
     return parser
 
@@ -76,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sweep.runner import RunOptions, run_sweep
+    from sweep.runner import run_sweep
     from sweep.space import load_space
 
     space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler).with_overrides(seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
@@ -90,10 +98,24 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(results=args.results, name=args.name, concurrency=args.concurrency,
                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                          address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - stdout is for results
-    sweep_dir = run_sweep(space, options, log=log)
+    if args.report:
+        return _run_with_report(space, options)
+    sweep_dir = run_sweep(space, options, log=_log)
     print(summary(sweep_dir))
     return 0
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)  # stdout is for results
+
+
+def _run_with_report(space: Space, options: RunOptions) -> int:
+    from analysis.report import ReportOptions, run_with_report
+
+    sweep_dir, report = run_with_report(space, options, ReportOptions(data_dir=options.data_dir), log=_log)
+    print(summary(sweep_dir))
+    print(shown(report.html))
+    return 1 if report.failed else 0
 
 
 def _shown_param(value: object) -> object:
@@ -103,7 +125,9 @@ def _shown_param(value: object) -> object:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from analysis.progress import Progress
     from analysis.report import ReportOptions, build_report
+    from analysis.results import load_sweep, sweep_ended
 
     try:
         nodes = tuple((layer, int(node)) for layer, node in (item.split(":") for item in args.nodes.split(",") if item))
@@ -111,10 +135,13 @@ def _report(args: argparse.Namespace) -> int:
         raise SweepError(f"--nodes: expected layer:node pairs like hidden_1:3,hidden_2:0, got {args.nodes!r}") from None
     options = ReportOptions(top=args.top, trials=tuple(t for t in args.trials.split(",") if t),
                             methods=tuple(m for m in args.methods.split(",") if m), subsample=args.subsample,
-                            probe_rows=args.probe_rows, workers=args.workers, nodes=nodes, data_dir=args.data_dir)
-    summary = build_report(args.sweep, options, log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(shown(summary.html))
-    return 0
+                            probe_rows=args.probe_rows, nodes=nodes, address=args.address, data_dir=args.data_dir)
+    follow = (lambda: sweep_ended(args.sweep)) if args.follow else None
+    if follow:
+        load_sweep(args.sweep)  # a wrong folder is an error now, not an endless wait
+    report = build_report(args.sweep, options, progress=Progress(quiet=args.quiet), follow=follow)
+    print(shown(report.html))
+    return 1 if report.failed else 0
 
 
 def shown(path: Path) -> str:

@@ -45,7 +45,9 @@ class Progress(tune.Callback):
 
     def _end(self, trial: Any, text: str) -> None:
         self.done += 1
-        self.log(f"[{self.done:>3}/{self.total}] {trial.trial_id}  {text}  ({time.perf_counter() - self.t0:.0f} s)")
+        elapsed = time.perf_counter() - self.t0
+        left = f", about {elapsed / self.done * (self.total - self.done):.0f} s left" if self.done < self.total else ""
+        self.log(f"[{self.done:>3}/{self.total}] {trial.trial_id}  {text}  ({elapsed:.0f} s{left})")
 
     def _mark_stopped(self, trial_id: str, result: dict[str, Any]) -> None:
         """Ray ends a stopped trial's process at once, so its metrics.json is finished here."""

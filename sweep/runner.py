@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,7 +50,9 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     if options.resume:
         if not (sweep_dir / "sweep.json").is_file():
             raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
-        planned = json.loads((sweep_dir / "sweep.json").read_text())["planned"]
+        record = json.loads((sweep_dir / "sweep.json").read_text())
+        planned = record["planned"]
+        write_json(sweep_dir / "sweep.json", {k: v for k, v in record.items() if k != "ended"})
     else:
         if sweep_dir.exists():
             raise SweepError(f"{sweep_dir}: the sweep exists; pass --resume to continue it or --name to start another")
@@ -64,21 +66,13 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
-    import ray
     from ray import tune
 
+    from sweep.cluster import connected
     from sweep.progress import Progress
     from sweep.trainable import train_trial
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        # A cluster started here skips Ray's prestarted workers: trial actors never use them, and
-        # on a few cores their start-up slows the trials' own by about a second.
-        joins = options.address or os.environ.get("RAY_ADDRESS")  # Ray takes no system config from a joiner
-        system = None if joins else {"enable_worker_prestart": False, "prestart_worker_first_driver": False}
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.ERROR, configure_logging=True, _system_config=system)
-    try:
+    with connected(options.address):
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, sweep_dir=str(sweep_dir), data_dir=options.data_dir,
                                  backend=options.backend),
@@ -90,9 +84,8 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
         # Ray pickles callbacks with its state and restores them; give every start a fresh one.
         tuner._local_tuner.get_run_config().callbacks = [Progress(log, planned, sweep_dir)]
         tuner.fit()
-    finally:
-        if started_here:
-            ray.shutdown()
+    # The sweep's end, for a report that follows it (`sweep report --follow`).
+    write_json(sweep_dir / "sweep.json", {**json.loads((sweep_dir / "sweep.json").read_text()), "ended": time.time()})
     return sweep_dir
 
 

@@ -8,17 +8,21 @@ import json
 import re
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import matplotlib.image
+import pandas as pd
 import pytest
 
-from analysis.report import ReportOptions, build_report
+from analysis.progress import Progress
+from analysis.report import ReportOptions, build_report, run_with_report
 from sweep.cli import main
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ReportOptions(top=1, subsample=400, workers=2)
+OPTIONS = ReportOptions(top=1, subsample=400)
 SECTIONS = ["overview", "comparison", "probes", "reductions"]
 
 
@@ -27,13 +31,14 @@ def reported(smoke_sweep: Path, tmp_path_factory: pytest.TempPathFactory):
     """A copy of the smoke sweep, reported cold and then warm."""
     sweep = tmp_path_factory.mktemp("report") / "smoke"
     shutil.copytree(smoke_sweep, sweep)
-    cold = build_report(sweep, OPTIONS)
+    log = io.StringIO()
+    cold = build_report(sweep, OPTIONS, progress=Progress(log, redraw=False))
     warm = build_report(sweep, OPTIONS)
-    return sweep, cold, warm
+    return sweep, cold, warm, log.getvalue()
 
 
 def test_report_files_and_tables(reported) -> None:
-    sweep, cold, _ = reported
+    sweep, cold, _, _ = reported
     out = sweep / "report"
     assert {p.name for p in (out / "tables").iterdir()} >= {"trials.csv", "configurations.csv", "probes.csv"}
     probes = (out / "tables" / "probes.csv").read_text().splitlines()
@@ -45,13 +50,65 @@ def test_report_files_and_tables(reported) -> None:
 
 
 def test_second_report_computes_nothing(reported) -> None:
-    _, cold, warm = reported
-    assert warm.computed == 0
-    assert warm.seconds["embeddings"] + warm.seconds["probes"] < 0.2 * (cold.seconds["embeddings"] + cold.seconds["probes"])
+    _, cold, warm, _ = reported
+    assert warm.computed == 0 and cold.seconds["jobs"] > 0 and warm.seconds["jobs"] == 0
+    assert warm.seconds["compute"] < 0.2 * cold.seconds["compute"]
+
+
+def test_layer_jobs_ran_as_ray_tasks_and_progress_was_shown(reported) -> None:
+    sweep, cold, warm, log = reported
+    jobs = pd.DataFrame(cold.jobs)
+    assert jobs.error.isna().all() and len(pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")) == len(jobs)
+    assert jobs.node.notna().all()  # every job was computed by a Ray task, none on the driver
+    assert pd.DataFrame(warm.jobs).node.isna().all()  # and the warm report read them all on the driver
+    # raw pixels and the shown trial: probes plus every method but UMAP (drawn from the probes' fit)
+    assert set(jobs.task) == {"probes", "pca", "tsne", "trimap", "pacmap"}
+    lines = log.splitlines()
+    assert lines[0].startswith("report: 4 completed of 4 trial folders")
+    assert sum("left" in line for line in lines) >= len(jobs) - 1  # each finished job, with the time left
+    assert lines[-1].startswith("report: ") and "cache entries computed" in lines[-1]
+
+
+def test_bottleneck_of_two_units_is_probed_directly(reported) -> None:
+    sweep, _, _, _ = reported
+    records = pd.read_csv(sweep / "report" / "tables" / "probes_long.csv")
+    bottleneck = records[(records.label == "bottleneck") & (records.layer == "hidden_2")]
+    assert set(bottleneck[bottleneck.probe.str.startswith("umap")].embedding) == {"the layer itself"}
+    knn = bottleneck.set_index("probe").accuracy
+    assert knn["umap-knn5"] == knn["knn5"]  # KNN on the layer itself, both ways
+    table = pd.read_csv(sweep / "report" / "tables" / "probes.csv", keep_default_na=False)
+    assert dict(zip(table.label, table["probed directly"])) == {
+        "": "", "plain": "", "bottleneck": "hidden_2", "pca": "", "rf-dropout": ""}
+    jobs = pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")
+    flat = jobs[jobs.width == 2]
+    assert list(flat.task) == ["probes"] and flat.seconds.iloc[0] < 5  # no embedding of a 2-unit layer
+
+
+def test_follow_writes_a_partial_report_until_the_sweep_ends(reported, tmp_path: Path) -> None:
+    sweep = tmp_path / "smoke"
+    shutil.copytree(reported[0], sweep)
+    record = json.loads((sweep / "sweep.json").read_text())
+    (sweep / "sweep.json").write_text(json.dumps({k: v for k, v in record.items() if k != "ended"}))
+    page = sweep / "report" / "report.html"
+    page.unlink()
+    ended, outcome = threading.Event(), {}
+    thread = threading.Thread(target=lambda: outcome.update(
+        summary=build_report(sweep, OPTIONS, progress=Progress(io.StringIO()), follow=ended.is_set)))
+    thread.start()
+    for _ in range(600):
+        if page.is_file() and "(partial)" in page.read_text():
+            break
+        time.sleep(0.1)
+    partial = page.read_text()
+    ended.set()
+    thread.join(120)
+    assert "(partial)" in partial and "http-equiv='refresh'" in partial
+    final = page.read_text()
+    assert "(partial)" not in final and "refresh" not in final and outcome["summary"].computed == 0
 
 
 def test_html_is_self_contained_with_sections_and_images(reported) -> None:
-    sweep, _, _ = reported
+    sweep, _, _, _ = reported
     page = (sweep / "report" / "report.html").read_text()
     for section in SECTIONS:
         assert f"<section id='{section}'>" in page
@@ -66,7 +123,7 @@ def test_html_is_self_contained_with_sections_and_images(reported) -> None:
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
 def test_report_loads_in_headless_chromium_without_errors(reported, tmp_path: Path) -> None:
-    sweep, _, _ = reported
+    sweep, _, _, _ = reported
     run = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -89,7 +146,7 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     (second / "metrics.json").write_text(json.dumps({**metrics, "status": "running", "test_accuracy": None}))
     (third / "activations.npz").unlink()  # killed before its arrays were written...
     (third / "metrics.json").unlink()  # ...so it never completed
-    code = main(["report", str(sweep), "--top", "1", "--subsample", "400", "--workers", "1"])
+    code = main(["report", str(sweep), "--top", "1", "--subsample", "400"])
     assert code == 0
     page = (sweep / "report" / "report.html").read_text()
     assert "failed" in page and "running" in page and "starting" in page and "loss became nan" in page
@@ -99,3 +156,22 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
 def test_report_on_missing_folder_is_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_run_with_report_leaves_the_report_a_later_one_repeats(tmp_path: Path, capsys) -> None:
+    from sweep.runner import RunOptions
+    from sweep.space import load_space
+    from tests.conftest import SPACES
+
+    lines = []
+    sweep, summary = run_with_report(load_space(SPACES / "smoke.yaml"), RunOptions(results=tmp_path), OPTIONS,
+                                     log=lines.append)
+    assert any("s left)" in line for line in lines)  # the sweep's own estimate
+    err = capsys.readouterr().err
+    assert "layer jobs" in err and "cache entries computed" in err  # the report's progress, beside it
+    assert not summary.failed and "(partial)" not in summary.html.read_text()
+    tables = sweep / "report" / "tables"
+    first = (tables / "probes_long.csv").read_text()
+    assert main(["report", str(sweep), "--top", "1", "--subsample", "400"]) == 0
+    assert (tables / "probes_long.csv").read_text() == first
+    assert pd.read_csv(tables / "layer_jobs.csv").computed.sum() == 0  # all there already

@@ -47,7 +47,7 @@ def test_optuna_sweep_with_asha_and_its_report(tmp_path: Path) -> None:
     assert {t.params["trial/reduction"] for t in study.trials} <= {"none", "pca"}
     assert len(list((sweep / "reductions").glob("*.npz"))) == 1  # pca20, fitted once by the first trial that needed it
 
-    build_report(sweep, ReportOptions(top=1, methods=("pca",), subsample=300, probe_rows=1000, workers=1))
+    build_report(sweep, ReportOptions(top=1, methods=("pca",), subsample=300, probe_rows=1000))
     page = (sweep / "report" / "report.html").read_text()
     assert "<section id='optuna'>" in page and "Optimisation history" in page
 
