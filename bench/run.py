@@ -1,10 +1,14 @@
-"""Benchmark: the framework against plain Keras, side by side in one run.
+"""Benchmark: the framework against the plain way, side by side in one run.
 
-    python bench/run.py [--quick]
+    python bench/run.py [--quick] [--only train,sweep,report]
 
-Prints one line per figure, `NAME ratio=R target=T PASS|FAIL`, then the raw times. Each
-measurement that needs its own Keras backend runs in a fresh process (`--worker NAME`). Needs
-the TensorFlow backend for the plain-Keras baseline: `pip install -e ".[tensorflow]"`.
+train: the baseline's epochs; sweep: Study A through `sweep run` against a plain Keras loop, and
+the share of a three-seed sweep outside its trials; report: Study A's report through `sweep
+report`, cold and warm, against a plain loop over the same layers calling each library, with both
+sides' probe scores and the time per phase. Prints one line per figure, `NAME ratio=R target=T
+PASS|FAIL`, then the raw figures. Each measurement that needs its own process runs in a fresh one
+(`--worker NAME`). Needs the TensorFlow backend for the plain-Keras baseline:
+`pip install -e ".[tensorflow]"`.
 """
 
 from __future__ import annotations
@@ -311,7 +315,7 @@ def _job_split(jobs) -> dict:
             "jobs": int(len(done)), "summed_s": round(float(done.seconds.sum()), 1)}
 
 
-SECTIONS = {"train": bench_train, "sweep": bench_sweep, "report": bench_report}
+SECTIONS = ("train", "sweep", "report")
 
 
 def main() -> int:

@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sweep: interrupted; finished trials are kept, continue with --resume", file=sys.stderr)
+        kept = "finished trials are kept, continue with --resume" if args.command == "run" \
+            else "finished layer jobs are cached, the next report starts from them"
+        print(f"sweep: interrupted; {kept}", file=sys.stderr)
         return 130
     return 0
 
