@@ -63,7 +63,7 @@ class LayerJob:
     @property
     def title(self) -> str:
         where = "raw pixels" if self.layer == RAW else f"{self.label or self.source} {self.layer}"
-        return f"{self.dataset} {where} {self.task}" if self.layer == RAW else f"{where} {self.task}"
+        return f"{self.dataset} {where} {self.task}"
 
     def cost(self) -> float:
         """Estimated seconds on one core."""

@@ -33,18 +33,16 @@ class JobRunner:
         self._task: Any = None
 
     def submit(self, jobs: list[LayerJob]) -> None:
-        self.progress.queue(jobs)
-        todo = []
-        for job in jobs:
-            if job.cached():
-                result = run_layer(job)
-                self.progress.done(result)
-                self.ready.append(result)
-            else:
-                todo.append(job)
+        cached = [job for job in jobs if job.cached()]
+        todo = sorted((job for job in jobs if job not in cached), key=LayerJob.cost, reverse=True)
+        self.progress.queue(cached + todo)  # in the order they run
+        for job in cached:
+            result = run_layer(job)
+            self.progress.done(result)
+            self.ready.append(result)
         if todo:
             self._start()
-            for job in sorted(todo, key=LayerJob.cost, reverse=True):
+            for job in todo:
                 self.pending[self._task.options(name=job.title).remote(job)] = job
 
     def poll(self, timeout: float) -> list[LayerResult]:

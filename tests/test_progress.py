@@ -25,7 +25,7 @@ def test_time_left_scales_estimates_by_the_jobs_done() -> None:
     progress.done(LayerResult(jobs[1]))  # read from the cache: teaches nothing
     assert abs(progress.left() - 2 * sum(j.cost() for j in jobs[2:]) / 2) < 1e-9
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("  [  1/4] exp0 hidden_1 probes:") and "left" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("  [  1/4] mnist exp0 hidden_1 probes:") and "left" in lines[0]
 
 
 def test_terminal_line_is_redrawn_and_quiet_says_nothing() -> None:
@@ -35,7 +35,7 @@ def test_terminal_line_is_redrawn_and_quiet_says_nothing() -> None:
     progress.tick()
     progress.tick()
     assert stream.getvalue().count("\r") == 2 and "\n" not in stream.getvalue()
-    assert "0/2 layer jobs done, running exp0 hidden_1 probes" in stream.getvalue()
+    assert "0/2 layer jobs done, running mnist exp0 hidden_1 probes" in stream.getvalue()
     quiet = io.StringIO()
     silent = Progress(quiet, quiet=True)
     silent.queue([_job("hidden_1", 128)])
