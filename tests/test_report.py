@@ -22,7 +22,7 @@ from sweep.cli import main
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ReportOptions(top=1, subsample=400)
+OPTIONS = ReportOptions(top=1, subsample=400, probe_rows=2000)
 SECTIONS = ["overview", "comparison", "probes", "reductions"]
 
 
@@ -146,7 +146,7 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     (second / "metrics.json").write_text(json.dumps({**metrics, "status": "running", "test_accuracy": None}))
     (third / "activations.npz").unlink()  # killed before its arrays were written...
     (third / "metrics.json").unlink()  # ...so it never completed
-    code = main(["report", str(sweep), "--top", "1", "--subsample", "400"])
+    code = main(["report", str(sweep), "--top", "1", "--subsample", "400", "--probe-rows", "2000"])
     assert code == 0
     page = (sweep / "report" / "report.html").read_text()
     assert "failed" in page and "running" in page and "starting" in page and "loss became nan" in page
@@ -172,6 +172,6 @@ def test_run_with_report_leaves_the_report_a_later_one_repeats(tmp_path: Path, c
     assert not summary.failed and "(partial)" not in summary.html.read_text()
     tables = sweep / "report" / "tables"
     first = (tables / "probes_long.csv").read_text()
-    assert main(["report", str(sweep), "--top", "1", "--subsample", "400"]) == 0
+    assert main(["report", str(sweep), "--top", "1", "--subsample", "400", "--probe-rows", "2000"]) == 0
     assert (tables / "probes_long.csv").read_text() == first
     assert pd.read_csv(tables / "layer_jobs.csv").computed.sum() == 0  # all there already
