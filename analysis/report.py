@@ -76,10 +76,11 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             ended = follow is None or follow()
             if ended or time.perf_counter() - looked >= POLL:
                 looked = time.perf_counter()
-                if sweep is None and (sweep := _load(sweep_dir, follow is not None and not ended)):
-                    progress.say(f"report: {len(sweep.completed())} completed of {len(sweep.trials)} trial folders "
-                                 f"({sweep.planned} planned){'; following the sweep' if follow else ''}")
-                sweep = _load(sweep_dir, follow is not None and not ended)
+                now = _load(sweep_dir, follow is not None and not ended)
+                if sweep is None and now:
+                    progress.say(f"report: {len(now.completed())} completed of {len(now.trials)} trial folders "
+                                 f"({now.planned} planned){'; following the sweep' if follow else ''}")
+                sweep = now
                 jobs = plan(sweep, options, out / "cache") if sweep else []
                 known = set(results) | set(runner.pending.values())
                 runner.submit([j for j in jobs if j not in known])
