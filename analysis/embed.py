@@ -51,6 +51,7 @@ def _pacmap(x: np.ndarray, seed: int) -> np.ndarray:
 METHODS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "pca": _pca, "tsne": _tsne, "umap": _umap, "trimap": _trimap, "pacmap": _pacmap,
 }
+TITLES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "trimap": "TriMAP", "pacmap": "PaCMAP"}  # as their authors write them
 
 
 # The embedding libraries' modules whose numba functions compile on first use without caching.

@@ -55,6 +55,7 @@ class LayerJob:
     data_dir: str | None = None
     seed: int = 0
     threads: int = 1  # the job's CPU share: every library's thread pool is sized to it
+    trained: float | None = None  # when the trial's run ended: a retrained trial's layers are analysed afresh
 
     @property
     def flat(self) -> bool:
@@ -77,7 +78,8 @@ class LayerJob:
         return knn + _COST["umap"] * fit + _COST["nn"] * fit * self.width * 10 + _COST["transform"] * self.n_test
 
     def _key(self) -> dict:
-        return {"rows": self.probe_rows, "n_train": self.n_train, "n_test": self.n_test, "seed": self.seed}
+        return {"rows": self.probe_rows, "n_train": self.n_train, "n_test": self.n_test, "seed": self.seed,
+                **({"trained": self.trained} if self.trained is not None else {})}
 
     def entries(self) -> list[tuple[str, dict]]:
         """The cache entries (name, parameters) this job reads or writes."""
@@ -156,7 +158,7 @@ def _run(job: LayerJob) -> LayerResult:
     result = LayerResult(job)
     train, y_train, test, y_test = load_rows(job.trial_folder, job.layer, job.dataset, job.data_dir)
     fit_idx = embed.stratified(y_train, job.probe_rows or len(y_train), job.seed)
-    shown = embed.stratified(y_train, job.subsample, job.seed)
+    shown = fit_idx[embed.stratified(y_train[fit_idx], job.subsample, job.seed)]  # every method draws fitted rows
     (name, params), *rest = job.entries()
     if job.task == PROBES and job.flat:
         scores = cache.get(name, params, lambda: _flat_scores(train[fit_idx], y_train[fit_idx], test, y_test, job.seed))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 1.5em 3em;color:#222}
 h1{margin-top:1em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 nav a{margin-right:1em} figure{margin:1em 0} figcaption{font-size:.85em;color:#555}
-img{max-width:100%} table{border-collapse:collapse;font-size:.8em;margin:.5em 0}
+img{max-width:100%} .wide{overflow-x:auto} table{border-collapse:collapse;font-size:.8em;margin:.5em 0}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right} th{background:#f3f3f3;cursor:pointer}
 td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
 details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
@@ -49,9 +50,13 @@ class Page:
     def section(self, anchor: str, title: str) -> None:
         self.sections.append((anchor, title, [], []))
 
+    def heading(self, text: str) -> None:
+        self.sections[-1][2].append(f"<h3>{html.escape(text)}</h3>")
+        self.sections[-1][3].append(f"### {_md(text)}\n")
+
     def text(self, text: str) -> None:
         self.sections[-1][2].append(f"<p class='note'>{html.escape(text)}</p>")
-        self.sections[-1][3].append(text + "\n")
+        self.sections[-1][3].append(_md(text) + "\n")
 
     def table(self, frame: pd.DataFrame, caption: str = "", digits: int = 4) -> None:
         if frame.empty:
@@ -61,8 +66,9 @@ class Page:
             shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}g}")
         shown = shown.astype(object).where(shown.notna(), "")
         table_html = shown.to_html(index=False, classes="sortable", border=0, escape=True, na_rep="")
-        self.sections[-1][2].append((f"<p class='note'>{html.escape(caption)}</p>" if caption else "") + table_html)
-        self.sections[-1][3].append((f"{caption}\n\n" if caption else "") + _markdown_table(shown) + "\n")
+        self.sections[-1][2].append((f"<p class='note'>{html.escape(caption)}</p>" if caption else "")
+                                    + f"<div class='wide'>{table_html}</div>")
+        self.sections[-1][3].append((f"{_md(caption)}\n\n" if caption else "") + _markdown_table(shown) + "\n")
 
     def figure(self, name: str, fig: Figure, caption: str) -> None:
         buf = io.BytesIO()
@@ -75,7 +81,7 @@ class Page:
         data = base64.b64encode(png).decode()
         self.sections[-1][2].append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
                                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        self.sections[-1][3].append(f"![{caption}](figures/{name}.png)\n")
+        self.sections[-1][3].append(f"![{_md(caption)}](figures/{name}.png)\n")
 
     def write(self) -> tuple[Path, Path]:
         nav = " ".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t, _, _ in self.sections)
@@ -85,14 +91,19 @@ class Page:
         page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{refresh}<title>{html.escape(self.title)}</title>"
                 f"<style>{STYLE}</style></head><body><h1>{html.escape(self.title)}</h1><nav>{nav}</nav>\n{body}\n"
                 f"<script>{SCRIPT}</script></body></html>\n")
-        markdown = f"# {self.title}\n\n" + "\n".join(f"## {t}\n\n" + "\n".join(md) for _, t, _, md in self.sections)
+        markdown = f"# {_md(self.title)}\n\n" + "\n".join(f"## {_md(t)}\n\n" + "\n".join(md) for _, t, _, md in self.sections)
         write_text(self.folder / "report.html", page)
         write_text(self.folder / "report.md", markdown)
         return self.folder / "report.html", self.folder / "report.md"
 
 
+def _md(text: str) -> str:
+    """`text` as Markdown shows it: HTML and Markdown's punctuation escaped, one line."""
+    return re.sub(r"([\\`*_{}\[\]#|])", r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+
+
 def _markdown_table(frame: pd.DataFrame) -> str:
-    cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.astype(str).to_numpy()]
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    cells = [[_md(v) for v in row] for row in frame.astype(str).to_numpy()]
+    head = "| " + " | ".join(_md(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     return "\n".join([head, rule, *("| " + " | ".join(row) + " |" for row in cells)]) + "\n"

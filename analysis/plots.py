@@ -14,7 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from analysis.embed import TITLES  # noqa: E402
 from analysis.results import finished  # noqa: E402
 
 CMAP = "tab10"
@@ -65,31 +67,54 @@ def plot_accuracy_vs(configs: pd.DataFrame, column: str, log: bool = False) -> F
     return fig
 
 
-def parallel_info(trials: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Each hyperparameter scaled to [0, 1] (categories by rank), plus test accuracy."""
+def parallel_info(trials: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[tuple[float, str]]]]:
+    """Each hyperparameter, and test accuracy as the last axis, scaled to [0, 1] (categories by
+    rank); and per axis the (position, text) of the values to label it with."""
     done = finished(trials)
-    scaled = pd.DataFrame(index=done.index)
-    for col in columns:
+    scaled, ticks = pd.DataFrame(index=done.index), {}
+    for col in [*columns, "test_accuracy"]:
         values = done[col]
-        if not pd.api.types.is_numeric_dtype(values):
-            values = values.astype(str).map({v: i for i, v in enumerate(sorted(values.astype(str).unique()))})
-        span = values.max() - values.min()
-        scaled[col] = (values - values.min()) / span if span else 0.5
-    scaled["test_accuracy"] = done.test_accuracy
-    return scaled
+        if pd.api.types.is_numeric_dtype(values):
+            low, high = values.min(), values.max()
+            marks = [(low, _number(low)), (high, _number(high))] if high > low else [(low, _number(low))]
+        else:
+            names = sorted(values.astype(str).unique())
+            values = values.astype(str).map({v: i for i, v in enumerate(names)})
+            low, high = 0, len(names) - 1
+            marks = list(enumerate(names))
+        span = high - low
+        scaled[col] = (values - low) / span if span else 0.5
+        ticks[col] = [((v - low) / span if span else 0.5, text) for v, text in marks]
+    return scaled, ticks
 
 
-def plot_parallel(info: pd.DataFrame) -> Figure:
-    """One line per trial across the hyperparameter axes, coloured by test accuracy."""
-    axes = [c for c in info if c != "test_accuracy"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(axes)), 4))
-    norm = plt.Normalize(info.test_accuracy.min(), info.test_accuracy.max())
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def plot_parallel(info: pd.DataFrame, ticks: dict[str, list[tuple[float, str]]]) -> Figure:
+    """One line per trial across the hyperparameter axes and test accuracy, coloured by test
+    accuracy; the colour scale starts at the lower whisker (Q1 - 1.5 IQR), so one failed trial
+    does not flatten the rest into one colour."""
+    axes = list(info)
+    fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(axes)), 4.2))
+    acc = info.test_accuracy
+    q1, q3 = acc.quantile([0.25, 0.75])
+    low = max(acc.min(), q1 - 1.5 * (q3 - q1))
+    norm = plt.Normalize(low, max(acc.max(), low + 1e-9), clip=True)
     cmap = plt.get_cmap("viridis")
-    for _, row in info.sort_values("test_accuracy").iterrows():
-        ax.plot(range(len(axes)), row[axes].to_numpy(float), color=cmap(norm(row.test_accuracy)), alpha=0.7)
+    for i in acc.sort_values().index:  # the best drawn last, on top
+        ax.plot(range(len(axes)), info.loc[i].to_numpy(float), color=cmap(norm(acc[i])), alpha=0.7)
+    for x, col in enumerate(axes):
+        ax.axvline(x, color="#999", lw=0.8)
+        for y, text in ticks[col]:
+            ax.text(x + 0.03, y, text, fontsize=6, va="center", ha="left", color="#333")
     ax.set_xticks(range(len(axes)), [a.replace("_", " ") for a in axes], fontsize=8)
+    ax.set_xlim(-0.2, len(axes) - 0.5)
+    ax.set_ylim(-0.08, 1.08)
     ax.set_yticks([])
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="test accuracy")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="test accuracy",
+                 extend="min" if low > acc.min() else "neither")
     fig.tight_layout()
     return fig
 
@@ -102,21 +127,25 @@ def plot_importance(scores: pd.Series, xlabel: str) -> Figure:
     return fig
 
 
-def plot_probes_by_layer(records: list[dict], probe: str) -> Figure:
-    """Accuracy of one probe against layer depth (raw = 0), one line per trial."""
+def plot_probes_by_layer(records: list[dict], probe: str, names: dict[str, str]) -> Figure:
+    """Accuracy of one probe against layer depth (raw = 0), one line per trial named by `names`
+    (trial id -> label and architecture), one panel per data set."""
     frame = pd.DataFrame([r for r in records if r["probe"] == probe])
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (dataset, source), group in frame.groupby(["dataset", "source"], sort=False):
-        if source == "raw pixels":
-            continue
-        raw = frame[(frame.dataset == dataset) & (frame.source == "raw pixels")]
-        points = pd.concat([raw, group])
-        depth = [0 if layer == "raw" else int(layer.split("_")[1]) for layer in points.layer]
-        ax.plot(depth, 100 * points.accuracy, marker="o", label=source, alpha=0.8)
-    ax.set_xlabel("layer (0 = raw pixels)")
-    ax.set_ylabel(f"{probe} accuracy %")
-    ax.legend(fontsize=6, ncol=2)
-    ax.grid(alpha=0.3)
+    datasets = list(dict.fromkeys(frame.dataset))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        rows = frame[frame.dataset == dataset]
+        raw = rows[rows.source == "raw pixels"]
+        for source, group in rows[rows.source != "raw pixels"].groupby("source", sort=False):
+            points = pd.concat([raw, group])
+            depth = [0 if layer == "raw" else int(layer.split("_")[1]) for layer in points.layer]
+            ax.plot(depth, 100 * points.accuracy, marker="o", label=names.get(source, source), alpha=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(dataset, fontsize=9)
+        ax.set_xlabel("layer (0 = raw pixels)")
+        ax.set_ylabel(f"{probe} accuracy %")
+        ax.legend(fontsize=6, ncol=2)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -226,7 +255,9 @@ def class_pictures_info(layers: dict[str, np.ndarray], labels: np.ndarray) -> di
     return info
 
 
-def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[str], n: int) -> Figure:
+def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[str], counts: np.ndarray) -> Figure:
+    """Rows: per layer, one example and the sum over the class; columns: classes (titled with how
+    many examples each sum covers)."""
     rows = [(name, kind) for name in info for kind in ("single", "summed")]
     fig, axes = plt.subplots(len(rows), 10, figsize=(12, 1.45 * len(rows) + 0.4), squeeze=False)
     for r, (name, kind) in enumerate(rows):
@@ -238,8 +269,8 @@ def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[st
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(classes[c], fontsize=7)
-        axes[r, 0].set_ylabel(f"{name}\n{'one example' if kind == 'single' else f'sum of {n}'}", fontsize=7)
+                ax.set_title(f"{classes[c]}\n(sum of {counts[c]})", fontsize=7)
+        axes[r, 0].set_ylabel(f"{name}\n{'one example' if kind == 'single' else 'sum over class'}", fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -256,10 +287,10 @@ def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np
             ax = axes[r, c]
             if method not in grid[layer]:
                 ax.set_axis_off()
-                ax.set_title(f"{layer}: {method}\n(not computed yet)", fontsize=7)
+                ax.set_title(f"{layer}: {TITLES[method]}\n(not computed yet)", fontsize=7)
                 continue
             _scatter_classes(ax, grid[layer][method], labels[f"{layer}/{method}"])
-            ax.set_title(f"{layer}: {method}\n{notes.get(f'{layer}/{method}', '')}".strip(), fontsize=7)
+            ax.set_title(f"{layer}: {TITLES[method]}\n{notes.get(f'{layer}/{method}', '')}".strip(), fontsize=7)
     _legend(fig, classes)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

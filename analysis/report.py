@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis import plots, tables
-from analysis.embed import METHODS, check_methods
+from analysis.embed import METHODS, TITLES, check_methods
 from analysis.layers import PROBES, RAW, LayerJob, LayerResult
 from analysis.page import Page
 from analysis.progress import Progress, duration
@@ -31,6 +32,7 @@ from sweep.space import PIXELS, Space
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
+MIN_ROWS = 100  # rows embedded or probed at the least: t-SNE's perplexity of 30 needs more than 90
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class ReportOptions:
     address: str | None = None  # Ray cluster for the layer jobs; None: the running one, or a local Ray
     data_dir: str | None = None
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, value, least in (("--top", self.top, 0), ("--subsample", self.subsample, MIN_ROWS),
+                                   ("--probe-rows", self.probe_rows, MIN_ROWS)):
+            if value is not None and value < least:
+                raise SweepError(f"{name} must be >= {least}, got {value}")
+        check_methods(list(self.methods))
 
 
 @dataclass
@@ -65,12 +74,12 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     as results come in; then the final report is written.
     """
     start = time.perf_counter()
-    check_methods(list(options.methods))
     progress = progress or Progress()
     out = Path(sweep_dir) / "report"
     results: dict[LayerJob, LayerResult] = {}
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
+    _load(sweep_dir, follow is not None)  # a bad folder is refused before Ray starts
     with runner.running():
         while True:
             ended = follow is None or follow()
@@ -137,10 +146,16 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
 
 
 def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
-    """The sweep as it is now; None while a followed sweep has not written its folder yet."""
+    """The sweep as it is now; None while a followed sweep has not written its folder yet. Trials
+    that repeat another's configuration and seed are refused: pooled, they would pass for seeds."""
     if early and not (Path(sweep_dir) / "sweep.json").is_file():
         return None
-    return load_sweep(sweep_dir)
+    sweep = load_sweep(sweep_dir)
+    if repeats := sweep.repeated():
+        raise SweepError(f"{sweep.folder}: {len(repeats)} of {len(sweep.trials)} trials repeat another's configuration "
+                         f"and seed ({', '.join(t.trial_id for t in repeats[:3])}); tables would count them as seeds: "
+                         f"delete those folders under trials/")
+    return sweep
 
 
 def _job_rows(results: list[LayerResult]) -> list[dict]:
@@ -173,7 +188,8 @@ def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
     raw: dict[str, tuple[Trial, bool]] = {}
     layers = []
     for trial in sweep.completed():
-        key = f"raw-{trial.params['dataset']}-v{trial.params['validation']}-k{trial.params.get('keep_train')}"
+        keep = trial.params.get("keep_train")  # kept rows are drawn with the trial's seed
+        key = f"raw-{trial.params['dataset']}-v{trial.params['validation']}" + (f"-k{keep}-s{trial.params['seed']}" if keep else "")
         first, drawn = raw.get(key, (trial, False))
         raw[key] = (first, drawn or trial in selected)
         shapes = trial.shapes()
@@ -182,7 +198,8 @@ def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
             layers.append((LayerJob(dataset=trial.params["dataset"], source=trial.trial_id, label=trial.params["label"],
                                     layer=layer, task=PROBES, trial_folder=str(trial.folder),
                                     cache_dir=str(cache / trial.trial_id), width=width, n_train=rows,
-                                    n_test=shapes[f"{layer}_test"][0], **common), trial in selected))
+                                    n_test=shapes[f"{layer}_test"][0], trained=trial.metrics.get("trial_ended"),
+                                    **common), trial in selected))
     raw_layers = []
     for key, (trial, drawn) in raw.items():
         shapes = trial.shapes()
@@ -208,7 +225,7 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     _overview(page, sweep, trials, partial)
     _comparison(page, trials, configs)
     _optuna(page, sweep)
-    _probes(page, records)
+    _probes(page, records, trials)
     _reductions(page, sweep, options.data_dir)
     drawings = _drawings(results, options.methods)
     for trial in selected:
@@ -271,13 +288,16 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
     varying = [c for c in ["depth", "bottleneck", "n_params", "dropout", "input_reduction", "optimizer",
                            "learning_rate", "batch_size", "dataset"] if trials[c].nunique(dropna=False) > 1]
     if varying:
-        page.figure("parallel_coordinates", plots.plot_parallel(plots.parallel_info(trials, varying)),
-                    "Hyperparameters of every completed trial, each axis scaled to its range; colour: test accuracy.")
-    scores = tables.importance(trials)
-    if len(scores):
-        page.figure("hyperparameter_importance",
-                    plots.plot_importance(scores, "share of test-accuracy variance (random-forest importance)"),
-                    f"Which hyperparameters explain test accuracy, from a random forest over {len(finished(trials))} trials.")
+        page.figure("parallel_coordinates", plots.plot_parallel(*plots.parallel_info(trials, varying)),
+                    "Hyperparameters of every completed trial and its test accuracy, each axis from its lowest to "
+                    "its highest value; colour: test accuracy.")
+    for dataset, group in trials.groupby("dataset", sort=False):  # accuracies of two data sets are not comparable
+        scores = tables.importance(group)
+        if len(scores):
+            page.figure(f"hyperparameter_importance_{dataset}",
+                        plots.plot_importance(scores, "share of test-accuracy variance (random-forest importance)"),
+                        f"{dataset}: which hyperparameters explain test accuracy, from a random forest over "
+                        f"{len(finished(group))} trials.")
 
 
 def _optuna(page: Page, sweep: Sweep) -> None:
@@ -297,22 +317,24 @@ def _optuna(page: Page, sweep: Sweep) -> None:
                     "Optuna's parameter importances (fANOVA) for validation accuracy.")
 
 
-def _probes(page: Page, records: list[dict]) -> None:
-    page.section("probes", "Probes per layer")
+def _probes(page: Page, records: list[dict], trials: pd.DataFrame) -> None:
+    page.section("probes", "Probes per layer: KNN on UMAP, 5-NN and linear probe")
     page.text("umap-knnK: UMAP fitted on the train activations, test rows transformed, K-nearest-neighbour "
               "accuracy on the test embedding (Study B). knn5: 5-NN on the full-dimensional layer. "
-              "linear: logistic regression. Raw pixels are the input before any reduction. A layer of one or two "
-              "units is its own 2-D embedding: its umap-knnK columns are KNN on the layer itself "
-              "(column 'probed directly').")
+              "linear: a linear probe (logistic regression on the layer). Raw pixels are the input before any "
+              "reduction. A layer of one or two units is its own 2-D embedding: its umap-knnK columns are KNN on "
+              "the layer itself (column 'probed directly').")
     table = tables.probe_table(records)
     page.table(table, "Test accuracy of each probe, by layer.")
     if records:
-        page.figure("probes_by_layer", plots.plot_probes_by_layer(records, "umap-knn5"),
+        names = {t: f"{label} {arch}".strip() for t, label, arch in zip(trials.trial_id, trials.label.fillna(""),
+                                                                         trials.architecture)}
+        page.figure("probes_by_layer", plots.plot_probes_by_layer(records, "umap-knn5", names),
                     "KNN (k=5) on the UMAP embedding, by layer: how separable the classes become with depth.")
 
 
 def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
-    files = sorted((sweep.folder / "reductions").glob("*.npz"))
+    files = sorted(p for p in (sweep.folder / "reductions").glob("*.npz") if not p.name.startswith("."))  # not temp files
     if not files:
         return
     from sweep import data, reduce
@@ -341,18 +363,24 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     ds = data.load(m["dataset"], options.data_dir)
     classes = list(ds.classes)
     tid = trial.trial_id
+    page.heading("Learning curves")
     page.figure(f"{tid}_learning_curves", plots.plot_learning_curves(trial.history()), "Loss and accuracy, train vs validation.")
+    page.heading("Confusion matrices")
     page.figure(f"{tid}_confusion", plots.plot_confusions(trial.confusion(), classes), "Confusion matrices.")
     with trial.activations() as acts:
         pred, y_test = acts["pred_test"], acts["y_test"]
         layers = {name: acts[f"{name}_test"] for name in trial.hidden_layers}
+        page.heading("Test images")
         page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[acts["index_test"][:25]], y_test[:25], pred[:25], classes),
                     "The first 25 test images, predicted / true; wrong ones in red.")
     chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
     nodes = plots.discriminative_nodes(layers, pred, chosen=chosen)
+    page.heading("Class-discriminative nodes")
     page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(layers, pred, nodes, classes),
                 "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test set.")
-    page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(plots.class_pictures_info(layers, y_test), classes, len(y_test)),
+    page.heading("Activations as pictures")
+    counts = np.bincount(y_test, minlength=len(classes))
+    page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(plots.class_pictures_info(layers, y_test), classes, counts),
                 "Hidden activations as pictures per class: one test example, and summed over the class's test examples.")
     grid, labels, notes = {}, {}, {}
     for layer in [RAW, *trial.hidden_layers]:
@@ -365,6 +393,7 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
         notes |= {f"{layer}/{k}": v for k, v in result.notes.items()}
     if grid:
         methods = [m for m in options.methods if any(m in coords for coords in grid.values())]
+        page.heading(f"Embeddings: {', '.join(TITLES[m] for m in methods)}")
         page.figure(f"{tid}_embeddings", plots.plot_embeddings(grid, labels, notes, classes, methods),
                     "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class.")
 

@@ -21,8 +21,10 @@ from sweep.errors import SweepError
 from sweep.space import architecture, hidden_names, input_name
 
 FINISHED = ("completed",)  # statuses of trials with results (stopped ones have a history only)
-CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer",
-                  "learning_rate", "batch_size", "activation"]
+# Every parameter of a trial but its seed: trials that differ in any of them are different configurations.
+CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer", "learning_rate",
+                  "batch_size", "activation", "max_epochs", "patience", "restore_best", "validation", "keep_train",
+                  "activation_dtype"]
 METRIC_COLUMNS = ["test_accuracy", "test_loss", "val_accuracy", "best_val_accuracy", "epochs",
                   "best_epoch", "train_seconds", "epoch_seconds", "n_params"]
 
@@ -108,6 +110,20 @@ class Sweep:
     def completed(self) -> list[Trial]:
         return [t for t in self.trials if t.completed]
 
+    def faults(self) -> int:
+        """Planned trials that neither completed nor were stopped early by a scheduler."""
+        return max(self.planned, len(self.trials)) - sum(t.status in (*FINISHED, "stopped") for t in self.trials)
+
+    def repeated(self) -> list[Trial]:
+        """Trials whose configuration and seed an earlier trial folder already holds."""
+        seen, repeats = set(), []
+        for trial in self.trials:
+            key = json.dumps({k: v for k, v in trial.params.items() if k not in ("trial_id", "trial_name")}, sort_keys=True)
+            if key in seen:
+                repeats.append(trial)
+            seen.add(key)
+        return repeats
+
     def trial(self, trial_id: str) -> Trial:
         for t in self.trials:
             if t.trial_id == trial_id:
@@ -116,7 +132,7 @@ class Sweep:
 
 
 def load_sweep(folder: str | Path) -> Sweep:
-    folder = Path(folder)
+    folder = Path(folder).absolute()  # named even when given as "."
     if not (folder / "sweep.json").is_file():
         raise SweepError(f"{folder}: not a sweep folder (no sweep.json); pass results/<name>")
     trials_dir = folder / "trials"

@@ -6,11 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.results import CONFIG_COLUMNS as GROUP  # trials that differ only by seed are pooled
 from analysis.results import finished
-
-# A configuration is everything but the seed; trials that differ only by seed are pooled.
-GROUP = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer", "learning_rate",
-         "batch_size", "activation"]
 
 
 def configurations(trials: pd.DataFrame) -> pd.DataFrame:
@@ -71,11 +68,12 @@ def probe_table(records: list[dict]) -> pd.DataFrame:
 
 def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
     """How much each hyperparameter explains test accuracy: a random forest's impurity importances
-    over the completed trials (one-hot for categories). Empty with fewer than 4 trials or no variation."""
+    over the completed trials (one-hot for categories). Empty with fewer than 4 trials or no variation.
+    Give it one data set's trials: accuracies of different data sets are not on one scale."""
     from sklearn.ensemble import RandomForestRegressor
 
     done = finished(trials)
-    columns = [c for c in ["dataset", "depth", "bottleneck", "input_reduction", "dropout", "optimizer", "learning_rate",
+    columns = [c for c in ["depth", "bottleneck", "input_reduction", "dropout", "optimizer", "learning_rate",
                            "batch_size", "activation", "n_params"] if c in done and done[c].nunique(dropna=False) > 1]
     if len(done) < 4 or not columns:
         return pd.Series(dtype=float)
@@ -85,7 +83,6 @@ def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
     # Fold one-hot columns back onto their hyperparameter.
     owner = {f: next(c for c in columns if f == c or f.startswith(f"{c}_")) for f in features.columns}
     return scores.groupby(owner).sum().sort_values(ascending=False)
-
 
 
 def optuna_study(folder: Path) -> tuple[pd.DataFrame, pd.Series] | None:

@@ -7,12 +7,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO
 
 BACKENDS = ("jax", "tensorflow")
 DEFAULT_BACKEND = "jax"  # fastest here for small MLPs: see bench/run.py and the README
 
-_held: dict[int, IO[str]] = {}  # core -> its lock file, held open for the life of the process
+_held: dict[int, int] = {}  # core -> its locked file descriptor, held open for the life of the process
 
 
 def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None) -> None:
@@ -69,19 +68,41 @@ def pin(cores: int) -> set[int]:
         return set()
     if not _held:
         for core in sorted(os.sched_getaffinity(0)):
-            lock = open(Path(tempfile.gettempdir()) / f"mlp-sweep-cpu{core}.lock", "w")
+            lock = _lock_file(Path(tempfile.gettempdir()) / f"mlp-sweep-cpu{core}.lock")
+            if lock is None:
+                continue
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                lock.close()
+                os.close(lock)
                 continue
             _held[core] = lock
             if len(_held) == cores:
                 break
         else:
             while _held:
-                _held.popitem()[1].close()
+                os.close(_held.popitem()[1])
             return set()
     for thread in os.listdir("/proc/self/task"):  # every thread, the one running the trial included
         os.sched_setaffinity(int(thread), _held)
     return set(_held)
+
+
+def _lock_file(path: Path) -> int | None:
+    """A read-only descriptor of the lock file `path`, created readable by all users if missing, so
+    every user's trials share one file per core (flock needs no write access). None if it cannot be opened."""
+    for _ in range(2):
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:  # another process made it just now: open that one
+                continue
+            except OSError:
+                return None
+            os.fchmod(fd, 0o644)  # whatever the umask
+            return fd
+        except OSError:
+            return None
+    return None

@@ -6,11 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sweep.backend import BACKENDS, DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.runner import RunOptions
+from sweep.runner import RunOptions, check_data
 from sweep.space import SCHEDULERS, SEARCHES, Space
+
+if TYPE_CHECKING:
+    from analysis.results import Sweep
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -23,6 +27,11 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _absolute(path: str) -> str:
+    """A path that means the same in Ray's worker processes, which run in folders of their own."""
+    return str(Path(path).absolute())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweep", description="Sweep Keras MLPs on Ray Tune and report what their hidden layers learn.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -30,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a search space")
     run.add_argument("space", type=Path, help="YAML search space, e.g. search_spaces/study_a.yaml")
     run.add_argument("--dataset", help="override the space's dataset (mnist, fashion_mnist, mnist_small)")
-    run.add_argument("--data-dir", help="folder of IDX files (.gz or raw) or an .npz file")
+    run.add_argument("--data-dir", type=_absolute, help="folder of IDX files (.gz or raw) or an .npz file")
     run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
     run.add_argument("--name", help="sweep name (default: the space file's stem)")
     run.add_argument("--concurrency", type=int, help="trials at once (default: as many as CPUs allow)")
@@ -64,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="keep up with a sweep still running elsewhere: analyse trials as they complete and "
                              "rewrite a partial report until the sweep ends")
     report.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    report.add_argument("--data-dir", help="where the sweep's data set lives, if not in a known place")
+    report.add_argument("--data-dir", type=_absolute, help="where the sweep's data set lives, if not in a known place")
     return parser
 
 
@@ -82,29 +91,36 @@ def main(argv: list[str] | None = None) -> int:
             else "finished layer jobs are cached, the next report starts from them"
         print(f"sweep: interrupted; {kept}", file=sys.stderr)
         return 130
-    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from sweep.runner import run_sweep
     from sweep.space import load_space
 
+    options = RunOptions(results=args.results, name=args.name, concurrency=args.concurrency,
+                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                         address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
     space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler).with_overrides(seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
     if args.dry_run:
+        check_data(space, options.data_dir)  # as a run would, before anything starts
         if space.search == "optuna":
             print(json.dumps({k: _shown_param(v) for k, v in space.params.items()} | {"num_samples": space.num_samples}))
             return 0
         for config in space.trials():
             print(json.dumps(config.to_dict()))
         return 0
-    options = RunOptions(results=args.results, name=args.name, concurrency=args.concurrency,
-                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                         address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
     if args.report:
         return _run_with_report(space, options)
-    sweep_dir = run_sweep(space, options, log=_log)
-    print(summary(sweep_dir))
-    return 0
+    return _finish(run_sweep(space, options, log=_log))
+
+
+def _finish(sweep_dir: Path) -> int:
+    """Print the sweep's summary; 0 when every planned trial completed (or a scheduler stopped it), else 1."""
+    from analysis.results import load_sweep
+
+    sweep = load_sweep(sweep_dir)
+    print(summary(sweep))
+    return 1 if sweep.faults() else 0
 
 
 def _log(line: str) -> None:
@@ -115,9 +131,9 @@ def _run_with_report(space: Space, options: RunOptions) -> int:
     from analysis.report import ReportOptions, run_with_report
 
     sweep_dir, report = run_with_report(space, options, ReportOptions(data_dir=options.data_dir), log=_log)
-    print(summary(sweep_dir))
+    code = _finish(sweep_dir)
     print(shown(report.html))
-    return 1 if report.failed else 0
+    return 1 if report.failed else code
 
 
 def _shown_param(value: object) -> object:
@@ -154,19 +170,21 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def summary(sweep_dir: Path) -> str:
-    """The trials sorted by test accuracy, as a plain-text table, and where the results are."""
-    from analysis.results import finished, load_sweep
+def summary(sweep: Sweep) -> str:
+    """The trials sorted by test accuracy, as a plain-text table, what did not complete, and where the results are."""
+    from analysis.results import finished
 
-    table = load_sweep(sweep_dir).table()
+    table = sweep.table()
     done = finished(table).sort_values("test_accuracy", ascending=False)
     best = done.assign(test_acc=100 * done.test_accuracy, n_params=done.n_params.astype(int))[
         ["label", "dataset", "architecture", "dropout", "seed", "test_acc", "epochs", "epoch_seconds", "n_params", "status"]]
     lines = [best.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(best) else "no completed trials"]
-    others = table.drop(done.index)
-    if len(others):
-        lines.append(f"not completed: {', '.join(f'{t} ({s})' for t, s in zip(others.trial_id, others.status))}")
-    lines.append(f"results: {shown(sweep_dir)}")
+    for row in table.drop(done.index).itertuples():
+        lines.append(f"not completed: {row.trial_id} ({row.status}{f': {row.error}' if row.error else ''})")
+    if sweep.faults():
+        lines.append(f"{sweep.faults()} of {sweep.planned} trials did not complete; each failed trial's traceback "
+                     f"is in trials/<id>/error.txt")
+    lines.append(f"results: {shown(sweep.folder)}")
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from sweep.errors import DataError, SweepError
 
 SHIPPED = Path(__file__).parent / "datasets"
+MAX_TRAIN_ROWS = 60_000  # training images in MNIST and in Fashion-MNIST
 
 # The four IDX files of a data set, in the order of `Dataset`'s arrays.
 PARTS = {
@@ -42,6 +43,10 @@ class Source:
     rows: tuple[int, int] | None = None  # (train, test): keep only the first rows
     base: str | None = None  # another data set's files, for a subset
     npz_name: str = ""  # the file name in Keras' cache
+
+    @property
+    def train_rows(self) -> int:
+        return self.rows[0] if self.rows else MAX_TRAIN_ROWS
 
 
 def _keras_home() -> Path:

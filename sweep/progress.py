@@ -41,7 +41,8 @@ class Progress(tune.Callback):
         self._end(trial, text)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._end(trial, f"ERROR, see trials/{trial.trial_id}/error.txt")
+        error = self._metrics(trial.trial_id).get("error") or "the trial's process died"
+        self._end(trial, f"FAILED: {error} (traceback: trials/{trial.trial_id}/error.txt)")
 
     def _end(self, trial: Any, text: str) -> None:
         self.done += 1
@@ -51,8 +52,12 @@ class Progress(tune.Callback):
 
     def _mark_stopped(self, trial_id: str, result: dict[str, Any]) -> None:
         """Ray ends a stopped trial's process at once, so its metrics.json is finished here."""
-        path = self.sweep_dir / "trials" / trial_id / "metrics.json"
-        metrics = json.loads(path.read_text()) if path.is_file() else {}
+        metrics = self._metrics(trial_id)
         if metrics.get("status") == "running":
-            write_json(path, {**metrics, "status": "stopped", "epochs": result.get("epoch"),
-                              "val_accuracy": result.get("val_accuracy")})
+            write_json(self.sweep_dir / "trials" / trial_id / "metrics.json",
+                       {**metrics, "status": "stopped", "epochs": result.get("epoch"),
+                        "val_accuracy": result.get("val_accuracy")})
+
+    def _metrics(self, trial_id: str) -> dict[str, Any]:
+        path = self.sweep_dir / "trials" / trial_id / "metrics.json"
+        return json.loads(path.read_text()) if path.is_file() else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -10,10 +11,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sweep import data
 from sweep.artifacts import write_json, write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.space import CLASSES, Distribution, Space, TrialConfig
+from sweep.space import CLASSES, Space, TrialConfig
 
 METRIC, MODE = "val_accuracy", "max"  # what search and schedulers optimise: never test data
 RAY_DIR = "ray"  # Ray Tune's experiment state, under the sweep folder
@@ -39,6 +41,9 @@ class RunOptions:
                                       ("--gpus-per-trial", self.gpus_per_trial, self.gpus_per_trial >= 0, ">= 0")):
             if not ok:
                 raise SweepError(f"{name} must be {rule}, got {value}")
+        if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
+            raise SweepError(f"--name must be a folder name without '/', got {self.name!r}; "
+                             f"choose the parent folder with --results")
 
     def sweep_dir(self, space: Space) -> Path:
         return (Path(self.results) / (self.name or space.name)).absolute()
@@ -47,15 +52,16 @@ class RunOptions:
 def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = print) -> Path:
     """Run every trial of `space` on Ray Tune (or, with `options.resume`, what is left); return its folder."""
     sweep_dir = options.sweep_dir(space)
+    if options.resume and not (sweep_dir / "sweep.json").is_file():
+        raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
+    if not options.resume and sweep_dir.exists():
+        raise SweepError(f"{sweep_dir}: the sweep exists; pass --resume to continue it or --name to start another")
+    check_data(space, options.data_dir)
     if options.resume:
-        if not (sweep_dir / "sweep.json").is_file():
-            raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
         record = json.loads((sweep_dir / "sweep.json").read_text())
         planned = record["planned"]
         write_json(sweep_dir / "sweep.json", {k: v for k, v in record.items() if k != "ended"})
     else:
-        if sweep_dir.exists():
-            raise SweepError(f"{sweep_dir}: the sweep exists; pass --resume to continue it or --name to start another")
         configs = space.trials() if space.search != "optuna" else []
         planned = len(configs) or space.num_samples
         sweep_dir.mkdir(parents=True)
@@ -66,6 +72,9 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
+    # A failed trial is one line from `Progress`; its traceback is in its error.txt, not on the console.
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+    logging.getLogger("ray.tune.tune").addFilter(_without_incomplete_trials)
     from ray import tune
 
     from sweep.cluster import connected
@@ -87,6 +96,18 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     # The sweep's end, for a report that follows it (`sweep report --follow`).
     write_json(sweep_dir / "sweep.json", {**json.loads((sweep_dir / "sweep.json").read_text()), "ended": time.time()})
     return sweep_dir
+
+
+def check_data(space: Space, data_dir: str | None) -> None:
+    """Load and checksum every data set the space uses: a missing or corrupt file stops the sweep
+    before it starts, not in every trial."""
+    for name in sorted(space.values("dataset")):
+        data.load(name, data_dir)
+
+
+def _without_incomplete_trials(record: logging.LogRecord) -> bool:
+    """Drops Tune's closing "Trials did not complete" error: the exit code and summary say it."""
+    return not record.getMessage().startswith("Trials did not complete")
 
 
 def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -> Any:
@@ -139,10 +160,7 @@ def launch_order(configs: list[TrialConfig]) -> list[TrialConfig]:
 
 
 def _max_epochs(space: Space) -> int:
-    if space.search != "optuna":
-        return max(c.max_epochs for c in space.trials())
-    value = space.params.get("max_epochs", TrialConfig.max_epochs)
-    return max(value.args) if isinstance(value, Distribution) else value
+    return max(space.values("max_epochs"))
 
 
 def describe(trial: TrialConfig) -> str:

@@ -41,6 +41,9 @@ DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 PIXELS = 28 * 28
 CLASSES = 10  # both data sets: digits, or ten kinds of clothing
 REDUCTION_KEYS = ("dataset", "validation", "reduction", "reduction_k")  # what a fitted reduction depends on
+MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeding take 32 bits
+MAX_TRIALS = 10_000  # per sweep; beyond it draw a random or optuna sample of the space
+MAX_SPACE_BYTES = 1 << 20  # a space file is a page of YAML
 
 
 def _param(default: Any, kind: str, **rule: Any) -> Any:
@@ -57,7 +60,7 @@ class TrialConfig:
     activation: str = _param("relu", "str", choices=("relu", "tanh", "sigmoid", "elu", "gelu"))
     optimizer: str = _param("rmsprop", "str", choices=("rmsprop", "adam", "sgd"))
     learning_rate: float = _param(1e-3, "float", above=0.0)
-    batch_size: int = _param(32, "int", low=1)
+    batch_size: int = _param(32, "int", low=1, high=data.MAX_TRAIN_ROWS)  # a batch is at most the training set
     max_epochs: int = _param(200, "int", low=1)
     patience: int | None = _param(2, "int?", low=0)  # early stopping on val_accuracy; null = off
     restore_best: bool = _param(False, "bool")  # keep the best epoch's weights (Keras' option)
@@ -66,7 +69,7 @@ class TrialConfig:
     reduction_k: int = _param(0, "int", low=0, high=PIXELS)  # PCA components or RF pixels
     keep_train: int | None = _param(None, "int?", low=1)  # train rows whose activations are kept
     activation_dtype: str = _param("float16", "str", choices=("float16", "float32"))
-    seed: int = _param(0, "int", low=0)
+    seed: int = _param(0, "int", low=0, high=MAX_SEED)
     label: str = _param("", "str")  # a name for this configuration in tables
     # Shorthand for `hidden`: `depth` layers of `width`, then a `bottleneck` layer if > 0.
     width: int | None = _param(None, "int?", low=1)
@@ -156,7 +159,8 @@ def _number(key: str, value: Any, cast: type, low: float | None = None, high: fl
     for bound, fails, text in ((low, lambda b: value < b, ">="), (high, lambda b: value > b, "<="),
                                (above, lambda b: value <= b, ">"), (below, lambda b: value >= b, "<")):
         if bound is not None and fails(bound):
-            raise SpaceError(f"{key} must be {text} {bound:g}, got {value!r}")
+            raise SpaceError(f"{key} must be {text} {bound:g}, got {value!r}" if isinstance(bound, float)
+                             else f"{key} must be {text} {bound}, got {value!r}")
     return cast(value)
 
 
@@ -178,6 +182,10 @@ def resolve(params: dict[str, Any], where: str = "config") -> TrialConfig:
     config = TrialConfig(**values)
     if config.reduction != "none" and config.reduction_k < 1:
         raise SpaceError(f"{where}: reduction {config.reduction} needs reduction_k between 1 and {PIXELS}")
+    rows = data.source(config.dataset).train_rows
+    if config.validation >= rows:
+        raise SpaceError(f"{where}: validation must be < {rows}, the training rows of {config.dataset}; "
+                         f"got {config.validation}")
     return config
 
 
@@ -237,11 +245,36 @@ class Space:
                     for sample in samples:
                         values = {**fixed, **dict(zip(grid, combo)), **sample, **experiment, "seed": seed}
                         configs.append(resolve(values, str(self.path)))
+        repeats = len(configs) - len({json.dumps(c.to_dict()) for c in configs})
+        if repeats:
+            raise SpaceError(f"{self.path}: {repeats} of {len(configs)} trials repeat another's configuration and seed; "
+                             f"remove the repeated grid value, experiment or seed (or draw fewer random samples)")
         return configs
+
+    def values(self, name: str) -> set[Any]:
+        """Every value parameter `name` takes in this space's trials (drawn ones: every choice or end)."""
+        if self.search != "optuna":
+            return {getattr(c, name) for c in self.trials()}
+        value = self.experiments[0].get(name, self.params.get(name, FIELDS[name].default))
+        return set(value.args) if isinstance(value, Distribution) else {value}
+
+    @property
+    def size(self) -> int:
+        """How many trials the space runs, computed without expanding it."""
+        if self.search == "optuna":
+            return self.num_samples
+        grid = math.prod(len(v.args) for v in self.params.values() if isinstance(v, Distribution) and v.kind == "grid")
+        return len(self.seeds) * len(self.experiments) * grid * self.num_samples
 
     def check(self) -> None:
         """Resolve every trial, or for Optuna every input reduction it can sample: a bad combination
         raises `SpaceError` before anything starts."""
+        if self.search == "optuna" and len(self.seeds) != 1:
+            raise SpaceError(f"{self.path}: seeds: an optuna search takes one seed; rerun its best configurations "
+                             f"over seeds in a grid space")
+        if self.size > MAX_TRIALS:
+            raise SpaceError(f"{self.path}: {self.size:,} trials (seeds x experiments x grid x num_samples) exceed "
+                             f"the limit of {MAX_TRIALS:,}; sample the space instead (search: random or optuna)")
         if self.search != "optuna":
             self.trials()
             return
@@ -267,8 +300,10 @@ class Space:
             if value is not None:
                 new_params[name] = check_value(name, value, "command line")
         experiments = tuple({k: v for k, v in e.items() if params.get(k) is None} for e in self.experiments)
-        return replace(self, params=new_params, experiments=experiments,
-                       seeds=seeds if seeds is not None else self.seeds)
+        space = replace(self, params=new_params, experiments=experiments,
+                        seeds=_checked_seeds("--seeds", list(seeds)) if seeds is not None else self.seeds)
+        space.check()
+        return space
 
 
 _TOP_KEYS = {f.name for f in fields(Space)} - {"path"}
@@ -281,17 +316,27 @@ def load_space(path: str | Path, **overrides: Any) -> Space:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if path.is_file() and size > MAX_SPACE_BYTES:
+            raise SpaceError(f"{path}: {size / 2**20:.1f} MiB; a space file is YAML of at most "
+                             f"{MAX_SPACE_BYTES >> 20} MiB: pass the right file")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise SpaceError(f"{path}: no such space file") from None
+    except UnicodeDecodeError as exc:
+        raise SpaceError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                         f"save the space file as UTF-8") from None
     except OSError as exc:
         raise SpaceError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise SpaceError(f"{path}: nested too deeply; a space file holds numbers, strings and flat lists") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpaceError(f"{path}: YAML syntax error{at}: {getattr(exc, 'problem', exc)}") from None
+        kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise SpaceError(f"{path}: {kind}{at}: {getattr(exc, 'problem', exc)}") from None
     if doc is None:
         raise SpaceError(f"{path}: the file is empty; it needs at least a 'params' mapping")
     if not isinstance(doc, dict):
@@ -303,17 +348,38 @@ def load_space(path: str | Path, **overrides: Any) -> Space:
     return _build(path, doc)
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if (key_node.tag, key_node.value) in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key_node.value!r} is given twice; keep one", key_node.start_mark)
+                seen.add((key_node.tag, key_node.value))
+        return super().construct_mapping(node, deep)
+
+
+def _checked_seeds(where: str, seeds: Any) -> tuple[int, ...]:
+    if not isinstance(seeds, list) or not seeds:
+        raise SpaceError(f"{where} must be a non-empty list of integers, got {seeds!r}")
+    checked = tuple(_number(where, s, int, low=0, high=MAX_SEED) for s in seeds)
+    if len(set(checked)) < len(checked):
+        repeated = next(s for s in checked if checked.count(s) > 1)
+        raise SpaceError(f"{where}: seed {repeated} is given twice; each seed runs every configuration once")
+    return checked
+
+
 def _build(path: Path, doc: dict[str, Any]) -> Space:
     where = str(path)
     search = _choice(where, "search", doc.get("search", "grid"), SEARCHES)
     scheduler = _choice(where, "scheduler", doc.get("scheduler", "none"), SCHEDULERS)
     num_samples = _number(f"{where}: num_samples", doc.get("num_samples", 1), int, low=1)
-    search_seed = _number(f"{where}: search_seed", doc.get("search_seed", 0), int, low=0)
+    search_seed = _number(f"{where}: search_seed", doc.get("search_seed", 0), int, low=0, high=MAX_SEED)
     max_failures = _number(f"{where}: max_failures", doc.get("max_failures", 1), int, low=0)
-    seeds = doc.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds:
-        raise SpaceError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
-    seeds = tuple(_number(f"{where}: seeds", s, int, low=0) for s in seeds)
+    seeds = _checked_seeds(f"{where}: seeds", doc.get("seeds", [0]))
     params = doc.get("params") or {}
     if not isinstance(params, dict):
         raise SpaceError(f"{where}: params must be a mapping of parameter names to values")
@@ -324,8 +390,10 @@ def _build(path: Path, doc: dict[str, Any]) -> Space:
     for i, experiment in enumerate(experiments):
         for name, value in experiment.items():
             check_value(name, value, f"{where}: experiments[{i}]")
-    if search == "optuna" and len(seeds) != 1:
-        raise SpaceError(f"{where}: seeds: an optuna search takes one seed; rerun its best configurations over seeds in a grid space")
+    if search != "optuna" and num_samples > 1 and not any(
+            isinstance(v, Distribution) and v.kind != "grid" for v in parsed.values()):
+        raise SpaceError(f"{where}: num_samples: {num_samples} draws of a space with nothing to draw would run "
+                         f"each trial {num_samples} times; drop num_samples or draw a parameter (choice, uniform, ...)")
     space = Space(path=path, description=str(doc.get("description", "")), search=search,
                   num_samples=num_samples, seeds=seeds, search_seed=search_seed,
                   scheduler=scheduler, max_failures=max_failures, params=parsed,

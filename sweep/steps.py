@@ -26,14 +26,16 @@ def fit(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int, **
     """`model.fit(x, y, batch_size=batch_size, **kwargs)`, with the model's `steps_per_execution`
     batches in one compiled call on JAX (other backends compile that loop themselves; weighted
     samples or classes take Keras' own loop)."""
-    steps = model.steps_per_execution
+    # No more batches per call than the data has: the padded last call stays below len(x) + batch_size rows.
+    steps = min(model.steps_per_execution, -(-len(x) // batch_size))
     if keras.backend.backend() != "jax" or steps == 1 or {"sample_weight", "class_weight"} & kwargs.keys():
         return model.fit(x, y, batch_size=batch_size, **kwargs)
+    per_execution = model.steps_per_execution
     model.steps_per_execution, model.train_function = 1, _train_function(model, batch_size, steps)
     try:
         return model.fit(x, y, batch_size=steps * batch_size, **kwargs)
     finally:
-        model.steps_per_execution, model.train_function = steps, None
+        model.steps_per_execution, model.train_function = per_execution, None
 
 
 def _train_function(model: keras.Model, batch_size: int, steps: int) -> Callable[[Any, Iterator], tuple[Any, Any]]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 
@@ -70,6 +72,7 @@ run(cfg, Path(sys.argv[2]))
 """
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compilation cache")
 def test_a_later_process_loads_the_compiled_steps_instead_of_compiling(tmp_path) -> None:
     import pandas as pd
 
@@ -81,3 +84,14 @@ def test_a_later_process_loads_the_compiled_steps_instead_of_compiling(tmp_path)
     assert any(name.startswith("jit_train_step") for name in entries[0])
     assert entries[1] == entries[0]  # the second process compiled nothing new
     pd.testing.assert_frame_equal(histories[0], histories[1])
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="this is the run on TensorFlow")
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason='needs pip install -e ".[tensorflow]"')
+def test_the_model_tests_pass_on_tensorflow() -> None:
+    """The backend a user may choose: this file again, in a process whose Keras runs on TensorFlow."""
+    run = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"],
+                         env={**os.environ, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout.splitlines()[-1]  # exit 0: nothing failed; and tests did run

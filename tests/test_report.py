@@ -10,14 +10,17 @@ import shutil
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.image
 import pandas as pd
 import pytest
 
+from analysis.layers import run_layer
 from analysis.progress import Progress
-from analysis.report import ReportOptions, build_report, run_with_report
+from analysis.report import ReportOptions, build_report, plan, run_with_report
+from analysis.results import load_sweep
 from sweep.cli import main
 
 pytestmark = pytest.mark.slow
@@ -119,6 +122,31 @@ def test_html_is_self_contained_with_sections_and_images(reported) -> None:
     for data in images:
         assert matplotlib.image.imread(io.BytesIO(base64.b64decode(data)), format="png").ndim == 3
     assert not re.search(r"(src|href)=['\"](http|//)", page)  # nothing fetched from outside
+    for heading in ("Learning curves", "Embeddings: PCA, t-SNE, UMAP, TriMAP, PaCMAP", "linear probe"):
+        assert heading in page  # what a reader searches the page for
+    assert "<div class='wide'><table" in page  # wide tables scroll instead of running off the page
+
+
+def test_every_method_draws_the_rows_umap_was_fitted_on(reported) -> None:
+    sweep, _, _, _ = reported
+    jobs = [j for j in plan(load_sweep(sweep), OPTIONS, sweep / "report" / "cache") if j.layer == "hidden_1"]
+    probes = run_layer(next(j for j in jobs if j.task == "probes"))
+    tsne = run_layer(next(j for j in jobs if j.task == "tsne"))
+    assert probes.computed == tsne.computed == []  # read from the cache
+    assert len(probes.coords["umap"]) == len(tsne.coords["tsne"]) >= 0.95 * OPTIONS.subsample
+    assert (probes.labels["umap"] == tsne.labels["tsne"]).all()
+
+
+def test_a_retrained_trial_gets_fresh_probes(reported, tmp_path: Path) -> None:
+    sweep = tmp_path / "smoke"
+    shutil.copytree(reported[0], sweep)
+    retrained = sorted((sweep / "trials").iterdir())[0]
+    metrics = json.loads((retrained / "metrics.json").read_text())
+    (retrained / "metrics.json").write_text(json.dumps({**metrics, "attempt": 2, "trial_ended": time.time()}))
+    build_report(sweep, replace(OPTIONS, top=0), progress=Progress(io.StringIO()))
+    jobs = pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")
+    assert (jobs[jobs.source == retrained.name].computed > 0).all()
+    assert jobs[jobs.source != retrained.name].computed.sum() == 0
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
@@ -146,11 +174,16 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     (second / "metrics.json").write_text(json.dumps({**metrics, "status": "running", "test_accuracy": None}))
     (third / "activations.npz").unlink()  # killed before its arrays were written...
     (third / "metrics.json").unlink()  # ...so it never completed
+    reduction = next((sweep / "reductions").glob("*.npz"))
+    (reduction.parent / f".{reduction.stem}.123.tmp.npz").write_bytes(b"half a file")  # a killed trial's
+    space = sweep / "space.yaml"
+    space.write_text(space.read_text().replace("description:", "description: <b>bold</b> | a_b"))
     code = main(["report", str(sweep), "--top", "1", "--subsample", "400", "--probe-rows", "2000"])
     assert code == 0
     page = (sweep / "report" / "report.html").read_text()
     assert "failed" in page and "running" in page and "starting" in page and "loss became nan" in page
-    assert "1 completed" in page
+    assert "1 completed" in page and "&lt;b&gt;bold&lt;/b&gt; | a_b" in page
+    assert "&lt;b&gt;bold&lt;/b&gt; \\| a\\_b" in (sweep / "report" / "report.md").read_text()
 
 
 def test_report_on_missing_folder_is_exit_2(tmp_path: Path, capsys) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import optuna
 import pytest
 
-from analysis.report import ReportOptions, build_report
 from sweep.cli import main
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,7 @@ params:
 """
 
 
-def test_optuna_sweep_with_asha_and_its_report(tmp_path: Path) -> None:
+def test_optuna_sweep_with_asha_and_its_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     space = tmp_path / "opt.yaml"
     space.write_text(SPACE)
     assert main(["run", str(space), "--results", str(tmp_path)]) == 0
@@ -47,7 +46,8 @@ def test_optuna_sweep_with_asha_and_its_report(tmp_path: Path) -> None:
     assert {t.params["trial/reduction"] for t in study.trials} <= {"none", "pca"}
     assert len(list((sweep / "reductions").glob("*.npz"))) == 1  # pca20, fitted once by the first trial that needed it
 
-    build_report(sweep, ReportOptions(top=1, methods=("pca",), subsample=300, probe_rows=1000))
+    monkeypatch.chdir(sweep)  # the study is found by the sweep's name even when it is given as "."
+    assert main(["report", ".", "--top", "1", "--methods", "pca", "--subsample", "300", "--probe-rows", "1000"]) == 0
     page = (sweep / "report" / "report.html").read_text()
     assert "<section id='optuna'>" in page and "Optimisation history" in page
 

@@ -10,9 +10,10 @@ from sweep.space import resolve
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="the fused loop is JAX's")
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_fused_steps_train_as_keras_own_loop(dropout: float) -> None:
-    """1,000 rows at batch 32: 31 full batches and one of 8 rows, padded with weightless rows."""
+@pytest.mark.parametrize("dropout, batch", [(0.0, 32), (0.3, 32), (0.0, 300)])
+def test_fused_steps_train_as_keras_own_loop(dropout: float, batch: int) -> None:
+    """1,000 rows at batch 32: 31 full batches and one of 8 rows, padded with weightless rows; at batch
+    300, one call of 4 batches (not 8), the last of 100 rows."""
     cfg = resolve({"dataset": "mnist_small", "hidden": [16, 4], "dropout": dropout})
     x, y = data.features("mnist_small")[:1200], data.load("mnist_small").y_train[:1200]
     runs = []
@@ -20,7 +21,7 @@ def test_fused_steps_train_as_keras_own_loop(dropout: float) -> None:
         model = build_mlp(cfg)
         compile_mlp(model, cfg, steps_per_execution=8)
         keras.utils.set_random_seed(0)  # the same shuffles
-        history = fit(model, x[:1000], y[:1000], batch_size=32, epochs=3, validation_data=(x[1000:], y[1000:]),
+        history = fit(model, x[:1000], y[:1000], batch_size=batch, epochs=3, validation_data=(x[1000:], y[1000:]),
                       verbose=0)
         assert model.steps_per_execution == 8
         runs.append((model.get_weights(), history.history))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -18,7 +19,17 @@ ARTIFACTS = {"params.json", "metrics.json", "history.csv", "confusion.npz", "mod
 
 
 def test_every_trial_has_its_artifacts(smoke_sweep: Path) -> None:
-    trials = sorted((smoke_sweep / "trials").iterdir())
+    _check_trials(smoke_sweep, "jax")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason='needs pip install -e ".[tensorflow]"')
+def test_the_smoke_sweep_on_tensorflow(tmp_path: Path) -> None:
+    assert main(["run", str(SPACES / "smoke.yaml"), "--results", str(tmp_path), "--backend", "tensorflow"]) == 0
+    _check_trials(tmp_path / "smoke", "tensorflow")
+
+
+def _check_trials(sweep: Path, backend: str) -> None:
+    trials = sorted((sweep / "trials").iterdir())
     assert len(trials) == 4
     for folder in trials:
         assert ARTIFACTS <= {p.name for p in folder.iterdir()}
@@ -26,7 +37,7 @@ def test_every_trial_has_its_artifacts(smoke_sweep: Path) -> None:
         params = json.loads((folder / "params.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["status"] == "completed" and metrics["trial_id"] == folder.name
-        assert metrics["hidden"] == params["hidden"] and metrics["epochs"] == 2 and metrics["backend"] == "jax"
+        assert metrics["hidden"] == params["hidden"] and metrics["epochs"] == 2 and metrics["backend"] == backend
         assert 0.2 < metrics["test_accuracy"] <= 1.0 and metrics["n_params"] > 0
         for key in ("test_loss", "best_epoch", "train_seconds", "dropout", "input_reduction", "dataset", "seed", "node"):
             assert key in metrics

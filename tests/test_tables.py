@@ -17,7 +17,7 @@ def _trial(root: Path, trial_id: str, hidden: list[int], seed: int, acc: float |
     folder.mkdir(parents=True)
     params = {"dataset": "mnist", "hidden": hidden, "dropout": 0.0, "reduction": "none", "reduction_k": 0,
               "optimizer": "rmsprop", "learning_rate": 0.001, "batch_size": 32, "activation": "relu",
-              "seed": seed, "label": f"h{hidden[-1]}", "validation": 5000}
+              "seed": seed, "label": f"h{hidden[-1]}", "validation": 5000, "patience": extra.pop("patience", 2)}
     (folder / "params.json").write_text(json.dumps(params))
     if status == "starting":
         return
@@ -58,6 +58,34 @@ def test_partial_trials_are_listed_with_status(hand_made: Path) -> None:
     assert table.loc[["c0", "c1", "c2"], "status"].tolist() == ["failed", "running", "starting"]
     assert "nan" in table.loc["c0", "error"]
     assert len(sweep.completed()) == 5 and sweep.planned == 8
+
+
+def test_a_sweep_with_failed_or_missing_trials_has_faults(hand_made: Path) -> None:
+    assert load_sweep(hand_made).faults() == 3  # 8 planned, 5 completed
+
+
+def test_every_differing_parameter_separates_configurations(tmp_path: Path) -> None:
+    (tmp_path / "sweep.json").write_text('{"planned": 4}')
+    for i, (seed, patience) in enumerate([(0, 2), (1, 2), (0, None), (1, None)]):
+        _trial(tmp_path, f"t{i}", [128], seed, 0.9 + i / 100, patience=patience)
+    configs = tables.configurations(load_sweep(tmp_path).table())
+    assert len(configs) == 2 and list(configs.n) == [2, 2]
+    assert "patience" in tables.readable(configs)
+
+
+def test_repeated_configuration_and_seed_is_found_and_refused_by_the_report(hand_made: Path, capsys) -> None:
+    from sweep.cli import main
+
+    _trial(hand_made, "a9", [128, 1], 0, 0.6)  # a0 again
+    assert [t.trial_id for t in load_sweep(hand_made).repeated()] == ["a9"]
+    assert main(["report", str(hand_made)]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 9 trials repeat another's configuration and seed (a9)" in err and err.count("\n") == 1
+
+
+def test_report_of_dot_names_the_sweep(hand_made: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(hand_made)
+    assert load_sweep(".").name == hand_made.name
 
 
 def test_single_seed_has_no_spread() -> None:

@@ -1,0 +1,126 @@
+"""Every bad input a user can give stops before Ray starts: one line on stderr naming the file or
+option, exit code 2, no traceback, nothing written under --results."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sweep.cli import main
+from sweep.data import SHIPPED
+from tests.conftest import SPACES
+
+SMOKE = str(SPACES / "smoke.yaml")
+
+
+def _space(tmp: Path, text: str | bytes) -> str:
+    path = tmp / "space.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+def _grid(tmp: Path, size: int) -> str:
+    doc = {"params": {"hidden": [8], "dropout": {"grid": [i / 1000 for i in range(size)]},
+                      "learning_rate": {"grid": [1e-3 * (i + 1) for i in range(size)]},
+                      "batch_size": {"grid": list(range(1, size + 1))}}}
+    return _space(tmp, yaml.safe_dump(doc))
+
+
+def _data(tmp: Path, change: str) -> str:
+    """A copy of MNIST's files, or an .npz of its arrays, with one thing wrong."""
+    folder = tmp / "data"
+    shutil.copytree(SHIPPED / "mnist", folder)
+    images = folder / "train-images-idx3-ubyte.gz"
+    if change == "truncated":
+        images.write_bytes(images.read_bytes()[:100_000])
+    elif change == "magic":  # an IDX header that says int32 where the file holds bytes
+        raw = bytearray(gzip.decompress(images.read_bytes()))
+        raw[2] = 0x0C
+        images.write_bytes(gzip.compress(bytes(raw), compresslevel=1))
+    elif change == "missing":
+        (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    else:
+        from sweep import data
+
+        arrays = {k: np.asarray(v) for k, v in vars(data.load("mnist")).items() if k.startswith(("x_", "y_"))}
+        if change == "npz-shape":
+            arrays["x_train"] = arrays["x_train"].reshape(-1, 784)
+        elif change == "npz-object":
+            arrays["y_test"] = arrays["y_test"].astype(object)
+        elif change == "npz-missing":
+            del arrays["y_test"]
+        shutil.rmtree(folder)
+        folder.mkdir()
+        np.savez(folder / "mnist.npz", **arrays)
+        return str(folder / "mnist.npz")
+    return str(folder)
+
+
+# (case, command-line arguments after `sweep run` or `sweep report` given tmp, what stderr must say)
+CASES = [
+    ("space: missing", lambda t: ["run", str(t / "none.yaml")], "no such space file"),
+    ("space: a folder", lambda t: ["run", str(t)], "cannot read"),
+    ("space: 2 MiB binary", lambda t: ["run", _space(t, np.random.default_rng(0).bytes(2 << 20))], "at most 1 MiB"),
+    ("space: not UTF-8", lambda t: ["run", _space(t, b"\xff\xfe\x00bad")], "not UTF-8 text"),
+    ("space: nested 5,000 deep", lambda t: ["run", _space(t, "a: " + "[" * 5000 + "]" * 5000)], "nested too deeply"),
+    ("space: duplicate key", lambda t: ["run", _space(t, "params:\n  dropout: 0.1\n  dropout: 0.2\n")],
+     "line 3, column 3: key 'dropout' is given twice"),
+    ("space: syntax", lambda t: ["run", _space(t, "params: [unclosed")], "YAML syntax error"),
+    ("space: 10^6 trials", lambda t: ["run", _grid(t, 100)], "1,000,000 trials"),
+    ("space: num_samples without draws", lambda t: ["run", _space(t, "num_samples: 3\nparams: {hidden: [8]}")],
+     "would run each trial 3 times"),
+    ("space: repeated seed", lambda t: ["run", _space(t, "seeds: [0, 0]")], "seed 0 is given twice"),
+    ("space: repeated experiment", lambda t: ["run", _space(t, "experiments: [{label: a}, {label: a}]")],
+     "1 of 2 trials repeat another's configuration and seed"),
+    ("space: repeated grid value", lambda t: ["run", _space(t, "params: {dropout: {grid: [0.1, 0.1]}}")],
+     "repeat another's configuration"),
+    ("space: seed >= 2^32", lambda t: ["run", _space(t, "seeds: [4294967296]")], "seeds must be <= 4294967295"),
+    ("space: search_seed >= 2^32", lambda t: ["run", _space(t, "search_seed: 4294967296")], "search_seed must be <="),
+    ("space: batch_size above the training rows", lambda t: ["run", _space(t, "params: {batch_size: 100000}")],
+     "batch_size must be <= 60000"),
+    ("space: validation takes every row", lambda t: ["run", _space(t, "params: {dataset: mnist_small, validation: 6000}")],
+     "validation must be < 6000"),
+    ("--name escapes --results", lambda t: ["run", SMOKE, "--name", "../escape"], "--name must be a folder name"),
+    ("--name .", lambda t: ["run", SMOKE, "--name", "."], "--name must be a folder name"),
+    ("--concurrency 0 (dry run)", lambda t: ["run", SMOKE, "--concurrency", "0", "--dry-run"], "--concurrency must be >= 1"),
+    ("--cpus-per-trial -1 (dry run)", lambda t: ["run", SMOKE, "--cpus-per-trial", "-1", "--dry-run"],
+     "--cpus-per-trial must be > 0"),
+    ("--gpus-per-trial -1", lambda t: ["run", SMOKE, "--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),
+    ("--seeds 0,0", lambda t: ["run", SMOKE, "--seeds", "0,0", "--dry-run"], "--seeds: seed 0 is given twice"),
+    ("--seeds 2^32", lambda t: ["run", SMOKE, "--seeds", "4294967296"], "--seeds must be <= 4294967295"),
+    ("--max-epochs 0", lambda t: ["run", SMOKE, "--max-epochs", "0"], "max_epochs must be >= 1"),
+    ("--dataset unknown", lambda t: ["run", SMOKE, "--dataset", "cifar"], "dataset must be one of"),
+    ("data: missing folder", lambda t: ["run", SMOKE, "--data-dir", str(t / "nope")], "no such directory"),
+    ("data: a plain file", lambda t: ["run", SMOKE, "--data-dir", SMOKE], "no such directory or .npz file"),
+    ("data: file missing", lambda t: ["run", SMOKE, "--data-dir", _data(t, "missing")], "missing (expected"),
+    ("data: truncated .gz", lambda t: ["run", SMOKE, "--data-dir", _data(t, "truncated")], "unreadable"),
+    ("data: wrong IDX magic", lambda t: ["run", SMOKE, "--data-dir", _data(t, "magic")], "SHA-256 mismatch"),
+    ("data: .npz of wrong shape", lambda t: ["run", SMOKE, "--data-dir", _data(t, "npz-shape")], "bytes, expected"),
+    ("data: .npz of objects", lambda t: ["run", SMOKE, "--data-dir", _data(t, "npz-object")], "not a readable .npz"),
+    ("data: .npz lacks an array", lambda t: ["run", SMOKE, "--data-dir", _data(t, "npz-missing")], "missing array"),
+    ("data: checked on a dry run too", lambda t: ["run", SMOKE, "--dry-run", "--data-dir", str(t / "nope")],
+     "no such directory"),
+    ("report: not a sweep", lambda t: ["report", str(t)], "not a sweep folder"),
+    ("report: unknown method", lambda t: ["report", str(t), "--methods", "lda"], "lda"),
+    ("report: --subsample 0", lambda t: ["report", str(t), "--subsample", "0"], "--subsample must be >= 100"),
+    ("report: --top -1", lambda t: ["report", str(t), "--top", "-1"], "--top must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("case, args, says", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path: Path, case: str, args, says: str) -> None:
+    given = tmp_path / "given"
+    given.mkdir()
+    argv = args(given)
+    results = tmp_path / "results"
+    code = main([*argv, "--results", str(results)] if argv[0] == "run" else argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("sweep: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert says in err, err
+    assert not results.exists()

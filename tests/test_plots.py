@@ -1,0 +1,58 @@
+"""Figures say what the data shows: per data set, named, labelled, and not flattened by one outlier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import plots
+from analysis.page import Page
+
+
+def _trials(accuracies: list[float], dropouts: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"status": "completed", "test_accuracy": accuracies, "dropout": dropouts})
+
+
+def test_parallel_coordinates_with_one_varying_column_draws_every_trial_with_values() -> None:
+    accuracy = [0.97, 0.975, 0.98, 0.985, 0.40]  # one failed trial among good ones
+    info, ticks = plots.parallel_info(_trials(accuracy, [0.0, 0.1, 0.2, 0.3, 0.5]), ["dropout"])
+    assert list(info) == ["dropout", "test_accuracy"]  # accuracy is an axis too: never a single axis
+    ax = plots.plot_parallel(info, ticks).axes[0]
+    trial_lines = ax.lines[:len(accuracy)]  # drawn worst first; the axes' own lines follow
+    assert len(ax.lines) == len(accuracy) + len(info.columns)
+    assert {"0", "0.5", "0.4", "0.985"} <= {t.get_text() for t in ax.texts}  # each axis carries its range
+    worst_good, best = np.array(trial_lines[1].get_color()), np.array(trial_lines[-1].get_color())
+    assert np.abs(worst_good - best).max() > 0.3  # the outlier does not flatten the good ones into one colour
+
+
+def test_probes_by_layer_has_a_panel_per_data_set_named_trials_and_whole_layers() -> None:
+    records = [{"dataset": d, "source": s, "layer": layer, "probe": "umap-knn5", "accuracy": a}
+               for d in ("mnist", "fashion_mnist")
+               for s, layer, a in (("raw pixels", "raw", 0.9), ("t1", "hidden_1", 0.95), ("t1", "hidden_2", 0.96))]
+    fig = plots.plot_probes_by_layer(records, "umap-knn5", {"t1": "plain 784-128-10"})
+    assert [ax.get_title() for ax in fig.axes] == ["mnist", "fashion_mnist"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["plain 784-128-10"]
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_class_pictures_say_how_many_examples_each_sum_covers() -> None:
+    labels = np.repeat(np.arange(10), np.arange(1, 11))
+    layers = {"hidden_1": np.ones((len(labels), 4), np.float32)}
+    fig = plots.plot_class_pictures(plots.class_pictures_info(layers, labels), [str(c) for c in range(10)],
+                                    np.bincount(labels))
+    assert [ax.get_title() for ax in fig.axes[:10]] == [f"{c}\n(sum of {c + 1})" for c in range(10)]
+
+
+def test_markdown_escapes_what_a_space_file_says(tmp_path: Path) -> None:
+    page = Page("Sweep report: a_b", tmp_path)
+    page.section("overview", "Overview")
+    page.text("<script>x</script> | *bold* [link](http://x)")
+    page.table(pd.DataFrame({"label": ["a|b", "<i>"]}))
+    page.write()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "&lt;script&gt;" in markdown and "\\| \\*bold\\* \\[link\\]" in markdown
+    assert "| a\\|b |" in markdown and "| &lt;i&gt; |" in markdown and "# Sweep report: a\\_b" in markdown
