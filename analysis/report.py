@@ -79,7 +79,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     results: dict[LayerJob, LayerResult] = {}
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
-    _load(sweep_dir, follow is not None)  # a bad folder is refused before Ray starts
+    if first := _load(sweep_dir, follow is not None):  # a bad folder or option is refused before Ray starts
+        _check_options(first, options)
     with runner.running():
         while True:
             ended = follow is None or follow()
@@ -156,6 +157,18 @@ def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
                          f"and seed ({', '.join(t.trial_id for t in repeats[:3])}); tables would count them as seeds: "
                          f"delete those folders under trials/")
     return sweep
+
+
+def _check_options(sweep: Sweep, options: ReportOptions) -> None:
+    """`--trials` names completed trials and `--nodes` nodes that exist in the trials shown."""
+    shown = _selected(sweep, options)
+    for layer, node in options.nodes:
+        widths = {t.shapes()[f"{layer}_test"][1] for t in shown if layer in t.hidden_layers}
+        if not widths:
+            raise SweepError(f"--nodes: no trial shown in full has a layer {layer!r}; name one like hidden_1:3")
+        if not 0 <= node < min(widths):
+            raise SweepError(f"--nodes: {layer} has {min(widths)} units in a trial shown, so node {node} is not in it; "
+                             f"give 0 to {min(widths) - 1}")
 
 
 def _job_rows(results: list[LayerResult]) -> list[dict]:

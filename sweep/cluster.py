@@ -5,7 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
+
+from sweep.errors import SweepError
+
+_FIX = "start one with `ray start --head`, or leave out --address (and RAY_ADDRESS) to run here"
 
 
 @contextlib.contextmanager
@@ -20,10 +25,28 @@ def connected(address: str | None = None) -> Iterator[None]:
     # A cluster started here skips Ray's prestarted workers: tasks and trial actors start their own,
     # and on a few cores the prestarted ones slow the first trials by about a second.
     joins = address or os.environ.get("RAY_ADDRESS")  # Ray takes no system config from a joiner
+    if joins:
+        _check_reachable(joins)
     system = None if joins else {"enable_worker_prestart": False, "prestart_worker_first_driver": False}
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             configure_logging=True, _system_config=system)
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 configure_logging=True, _system_config=system)
+    except ConnectionError:  # "auto" with no cluster running on this machine
+        raise SweepError(f"Ray address {joins}: no running Ray cluster found; {_FIX}") from None
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Ray retries a host:port that does not answer for minutes, deaf to Ctrl-C: try it here first."""
+    if address == "auto":
+        return  # ray.init looks for a cluster on this machine
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SweepError(f"Ray address {address}: expected host:port (like 10.0.0.1:6379) or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise SweepError(f"Ray address {address}: no Ray cluster answers there ({exc.strerror or exc}); {_FIX}") from None

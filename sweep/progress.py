@@ -41,8 +41,11 @@ class Progress(tune.Callback):
         self._end(trial, text)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = self._metrics(trial.trial_id).get("error") or "the trial's process died"
-        self._end(trial, f"FAILED: {error} (traceback: trials/{trial.trial_id}/error.txt)")
+        metrics = self._metrics(trial.trial_id)
+        if metrics.get("status") != "failed":  # its process died (killed, out of memory) on its last try
+            metrics |= {"status": "failed", "error": f"the trial's process died (attempt {metrics.get('attempt', 1)})"}
+            write_json(self.sweep_dir / "trials" / trial.trial_id / "metrics.json", metrics)
+        self._end(trial, f"FAILED: {metrics.get('error')} (traceback, if any: trials/{trial.trial_id}/error.txt)")
 
     def _end(self, trial: Any, text: str) -> None:
         self.done += 1

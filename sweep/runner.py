@@ -50,26 +50,16 @@ class RunOptions:
 
 
 def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = print) -> Path:
-    """Run every trial of `space` on Ray Tune (or, with `options.resume`, what is left); return its folder."""
+    """Run every trial of `space` on Ray Tune (or, with `options.resume`, what is left); return its folder.
+
+    Everything that can be checked is checked before the sweep folder is written: the folder,
+    the data, the Ray cluster and whether a trial's resources fit on it."""
     sweep_dir = options.sweep_dir(space)
     if options.resume and not (sweep_dir / "sweep.json").is_file():
         raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
     if not options.resume and sweep_dir.exists():
         raise SweepError(f"{sweep_dir}: the sweep exists; pass --resume to continue it or --name to start another")
     check_data(space, options.data_dir)
-    if options.resume:
-        record = json.loads((sweep_dir / "sweep.json").read_text())
-        planned = record["planned"]
-        write_json(sweep_dir / "sweep.json", {k: v for k, v in record.items() if k != "ended"})
-    else:
-        configs = space.trials() if space.search != "optuna" else []
-        planned = len(configs) or space.num_samples
-        sweep_dir.mkdir(parents=True)
-        write_text(sweep_dir / "space.yaml", space.path.read_text())
-        write_json(sweep_dir / "sweep.json", {**asdict(options), "results": str(options.results), "space": str(space.path),
-                                              "search": space.search, "scheduler": space.scheduler, "planned": planned})
-        write_text(sweep_dir / "trials.jsonl", "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
-    log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
     # A failed trial is one line from `Progress`; its traceback is in its error.txt, not on the console.
@@ -82,6 +72,10 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     from sweep.trainable import train_trial
 
     with connected(options.address):
+        if not (options.address or os.environ.get("RAY_ADDRESS")):  # a Ray of this machine's size
+            _check_fits(options)
+        planned = _record(space, options, sweep_dir)
+        log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, sweep_dir=str(sweep_dir), data_dir=options.data_dir,
                                  backend=options.backend),
@@ -96,6 +90,35 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     # The sweep's end, for a report that follows it (`sweep report --follow`).
     write_json(sweep_dir / "sweep.json", {**json.loads((sweep_dir / "sweep.json").read_text()), "ended": time.time()})
     return sweep_dir
+
+
+def _record(space: Space, options: RunOptions, sweep_dir: Path) -> int:
+    """Write a new sweep's folder (or reopen a resumed one's record); return the planned trial count."""
+    if options.resume:
+        record = json.loads((sweep_dir / "sweep.json").read_text())
+        write_json(sweep_dir / "sweep.json", {k: v for k, v in record.items() if k != "ended"})
+        return record["planned"]
+    configs = space.trials() if space.search != "optuna" else []
+    planned = len(configs) or space.num_samples
+    sweep_dir.mkdir(parents=True)
+    write_text(sweep_dir / "space.yaml", space.path.read_text())
+    write_json(sweep_dir / "sweep.json", {**asdict(options), "results": str(options.results), "space": str(space.path),
+                                          "search": space.search, "scheduler": space.scheduler, "planned": planned})
+    write_text(sweep_dir / "trials.jsonl", "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
+    return planned
+
+
+def _check_fits(options: RunOptions) -> None:
+    """A trial must fit on one node, or Tune waits for it forever."""
+    import ray
+
+    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+    for option, kind, asked in (("--cpus-per-trial", "CPU", options.cpus_per_trial),
+                                ("--gpus-per-trial", "GPU", options.gpus_per_trial)):
+        most = max(node.get(kind, 0.0) for node in nodes)
+        if asked > most:
+            raise SweepError(f"{option} {asked:g}: this machine's Ray has {most:g} {kind}s; ask for at most "
+                             f"{most:g}, or join a larger cluster with --address")
 
 
 def check_data(space: Space, data_dir: str | None) -> None:

@@ -55,3 +55,15 @@ def test_too_few_free_cores_leaves_the_process_unpinned() -> None:
     finally:
         child.stdin.close()
         child.wait()
+
+
+def test_lock_files_are_shared_by_every_user(tmp_path) -> None:
+    """Made readable by all whatever the umask, and locked through a read-only descriptor: another
+    user's trials can claim cores through files the first user created."""
+    code = ("import fcntl, os, sys; os.umask(0o077); from sweep import backend; backend.pin(1); "
+            "print(all(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY for fd in backend._held.values()))")
+    run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp_path)},
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "True"
+    locks = list(tmp_path.glob("mlp-sweep-cpu*.lock"))
+    assert locks and {oct(p.stat().st_mode & 0o777) for p in locks} == {"0o644"}

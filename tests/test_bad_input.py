@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,12 @@ def _grid(tmp: Path, size: int) -> str:
                       "learning_rate": {"grid": [1e-3 * (i + 1) for i in range(size)]},
                       "batch_size": {"grid": list(range(1, size + 1))}}}
     return _space(tmp, yaml.safe_dump(doc))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # free again once closed: nothing listens there
 
 
 def _data(tmp: Path, change: str) -> str:
@@ -95,6 +102,11 @@ CASES = [
     ("--seeds 2^32", lambda t: ["run", SMOKE, "--seeds", "4294967296"], "--seeds must be <= 4294967295"),
     ("--max-epochs 0", lambda t: ["run", SMOKE, "--max-epochs", "0"], "max_epochs must be >= 1"),
     ("--dataset unknown", lambda t: ["run", SMOKE, "--dataset", "cifar"], "dataset must be one of"),
+    ("--address nobody answers", lambda t: ["run", SMOKE, "--address", f"127.0.0.1:{_closed_port()}"],
+     "no Ray cluster answers there"),
+    ("--address malformed", lambda t: ["run", SMOKE, "--address", "nonsense"], "expected host:port"),
+    ("--cpus-per-trial beyond the machine", lambda t: ["run", SMOKE, "--cpus-per-trial", "1000"],
+     "--cpus-per-trial 1000: this machine's Ray has"),
     ("data: missing folder", lambda t: ["run", SMOKE, "--data-dir", str(t / "nope")], "no such directory"),
     ("data: a plain file", lambda t: ["run", SMOKE, "--data-dir", SMOKE], "no such directory or .npz file"),
     ("data: file missing", lambda t: ["run", SMOKE, "--data-dir", _data(t, "missing")], "missing (expected"),
@@ -113,7 +125,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case, args, says", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path: Path, case: str, args, says: str) -> None:
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         case: str, args, says: str) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # a Ray of this machine, not a user's cluster
     given = tmp_path / "given"
     given.mkdir()
     argv = args(given)

@@ -70,6 +70,19 @@ def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
     assert final[victim]["epochs"] == 6
 
 
+def test_a_trial_killed_on_its_last_try_is_failed_and_the_sweep_exits_1(tmp_path: Path) -> None:
+    proc = _sweep(tmp_path, SLOW.format(epochs=6, experiments="[{label: a}]").replace("max_failures: 2", "max_failures: 0"))
+    sweep = tmp_path / "results" / "space"
+    _wait(lambda: any((sweep / "trials" / t / "history.csv").is_file() for t in _metrics(sweep)))
+    (trial_id, metrics), = _metrics(sweep).items()
+    os.kill(metrics["pid"], signal.SIGKILL)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out
+    final = _metrics(sweep)[trial_id]
+    assert final["status"] == "failed" and final["error"] == "the trial's process died (attempt 1)"
+    assert f"{trial_id}  FAILED: the trial's process died" in out
+
+
 def test_killed_driver_then_resume_reruns_nothing_finished(tmp_path: Path) -> None:
     experiments = "[{label: a}, {label: b}, {label: c}]"
     proc = _sweep(tmp_path, SLOW.format(epochs=3, experiments=experiments), "--concurrency", "1",

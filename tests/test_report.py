@@ -140,7 +140,7 @@ def test_every_method_draws_the_rows_umap_was_fitted_on(reported) -> None:
 def test_a_retrained_trial_gets_fresh_probes(reported, tmp_path: Path) -> None:
     sweep = tmp_path / "smoke"
     shutil.copytree(reported[0], sweep)
-    retrained = sorted((sweep / "trials").iterdir())[0]
+    retrained = min((sweep / "trials").iterdir())
     metrics = json.loads((retrained / "metrics.json").read_text())
     (retrained / "metrics.json").write_text(json.dumps({**metrics, "attempt": 2, "trial_ended": time.time()}))
     build_report(sweep, replace(OPTIONS, top=0), progress=Progress(io.StringIO()))
@@ -184,6 +184,18 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     assert "failed" in page and "running" in page and "starting" in page and "loss became nan" in page
     assert "1 completed" in page and "&lt;b&gt;bold&lt;/b&gt; | a_b" in page
     assert "&lt;b&gt;bold&lt;/b&gt; \\| a\\_b" in (sweep / "report" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--nodes", "hidden_1:999", "node 999 is not in it"), ("--nodes", "hidden_7:0", "no trial shown in full has"),
+    ("--trials", "nonesuch", "no trial 'nonesuch'")])
+def test_report_options_that_name_missing_things_are_exit_2(reported, capsys, option: str, value: str, says: str) -> None:
+    sweep = reported[0]
+    before = (sweep / "report" / "report.html").stat().st_mtime
+    assert main(["report", str(sweep), "--top", "1", option, value]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+    assert (sweep / "report" / "report.html").stat().st_mtime == before  # nothing rewritten
 
 
 def test_report_on_missing_folder_is_exit_2(tmp_path: Path, capsys) -> None:
