@@ -294,7 +294,9 @@ class Space:
         return {**space, **{k: _plain(v) for k, v in self.experiments[0].items()}, "seed": self.seeds[0]}
 
     def with_overrides(self, *, seeds: tuple[int, ...] | None = None, **params: Any) -> Space:
-        """A copy with command-line overrides (`--seeds`, `--dataset`, `--max-epochs`) applied."""
+        """A copy with command-line overrides (`--seeds`, `--dataset`, `--max-epochs`) applied, checked again."""
+        if seeds is None and all(v is None for v in params.values()):
+            return self
         new_params = dict(self.params)
         for name, value in params.items():
             if value is not None:
