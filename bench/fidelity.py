@@ -77,6 +77,9 @@ def plain(configs: list[dict], seeds: int, backend: str) -> dict[tuple[str, int]
 
 def plain_worker(jobs: list[tuple[dict, int]]) -> list[tuple[str, int, float]]:
     """Plain Keras, as a user writes it: Glorot-initialised Dense layers, `model.fit`, EarlyStopping."""
+    from sweep.backend import configure
+
+    configure(os.environ["KERAS_BACKEND"])  # environment only: keeps TensorFlow out of a JAX process
     import keras
 
     from sweep import data

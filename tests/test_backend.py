@@ -20,6 +20,12 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.s
                                 reason="needs CPU affinity and two cores")
 
 
+@pytest.fixture(autouse=True)
+def own_locks(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lock files of these tests' own, so trials running elsewhere on the machine hold none of them."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
 def _start(cores: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", CHILD, str(cores)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
@@ -62,8 +68,7 @@ def test_lock_files_are_shared_by_every_user(tmp_path) -> None:
     user's trials can claim cores through files the first user created."""
     code = ("import fcntl, os, sys; os.umask(0o077); from sweep import backend; backend.pin(1); "
             "print(all(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY for fd in backend._held.values()))")
-    run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp_path)},
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "True"
     locks = list(tmp_path.glob("mlp-sweep-cpu*.lock"))
     assert locks and {oct(p.stat().st_mode & 0o777) for p in locks} == {"0o644"}

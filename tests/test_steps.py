@@ -18,9 +18,9 @@ def test_fused_steps_train_as_keras_own_loop(dropout: float, batch: int) -> None
     x, y = data.features("mnist_small")[:1200], data.load("mnist_small").y_train[:1200]
     runs = []
     for fit in (steps.fit, keras.Model.fit):
+        keras.utils.set_random_seed(0)  # the same initial weights and shuffles
         model = build_mlp(cfg)
         compile_mlp(model, cfg, steps_per_execution=8)
-        keras.utils.set_random_seed(0)  # the same shuffles
         history = fit(model, x[:1000], y[:1000], batch_size=batch, epochs=3, validation_data=(x[1000:], y[1000:]),
                       verbose=0)
         assert model.steps_per_execution == 8

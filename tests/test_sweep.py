@@ -38,7 +38,8 @@ def _check_trials(sweep: Path, backend: str) -> None:
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["status"] == "completed" and metrics["trial_id"] == folder.name
         assert metrics["hidden"] == params["hidden"] and metrics["epochs"] == 2 and metrics["backend"] == backend
-        assert 0.2 < metrics["test_accuracy"] <= 1.0 and metrics["n_params"] > 0
+        low = 0.1 if metrics["label"] == "bottleneck" else 0.5  # two units after two epochs may learn little
+        assert low < metrics["test_accuracy"] <= 1.0 and metrics["n_params"] > 0
         for key in ("test_loss", "best_epoch", "train_seconds", "dropout", "input_reduction", "dataset", "seed", "node"):
             assert key in metrics
         history = pd.read_csv(folder / "history.csv")
