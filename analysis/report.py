@@ -79,13 +79,14 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     results: dict[LayerJob, LayerResult] = {}
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
+    final_look = False  # the sweep has ended and its folder was read since: nothing more will appear
     if first := _load(sweep_dir, follow is not None):  # a bad folder or option is refused before Ray starts
         _check_options(first, options)
     with runner.running():
         while True:
             ended = follow is None or follow()
-            if ended or time.perf_counter() - looked >= POLL:
-                looked = time.perf_counter()
+            if not final_look and (ended or time.perf_counter() - looked >= POLL):
+                looked, final_look = time.perf_counter(), ended
                 now = _load(sweep_dir, follow is not None and not ended)
                 if sweep is None and now:
                     progress.say(f"report: {len(now.completed())} completed of {len(now.trials)} trial folders "

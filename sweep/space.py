@@ -25,6 +25,7 @@ import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,11 @@ class Space:
         """Every trial of a grid or random search: seeds × experiments × grid × samples."""
         if self.search == "optuna":
             raise SpaceError(f"{self.path}: an optuna search is drawn while it runs; it has no fixed list of trials")
+        return list(self._expanded)
+
+    @cached_property
+    def _expanded(self) -> tuple[TrialConfig, ...]:
+        """The trials, expanded and checked once per space (a sweep asks for them several times)."""
         rng = np.random.default_rng(self.search_seed)
         fixed = {k: v for k, v in self.params.items() if not isinstance(v, Distribution)}
         grid = {k: v.args for k, v in self.params.items() if isinstance(v, Distribution) and v.kind == "grid"}
@@ -249,7 +255,7 @@ class Space:
         if repeats:
             raise SpaceError(f"{self.path}: {repeats} of {len(configs)} trials repeat another's configuration and seed; "
                              f"remove the repeated grid value, experiment or seed (or draw fewer random samples)")
-        return configs
+        return tuple(configs)
 
     def values(self, name: str) -> set[Any]:
         """Every value parameter `name` takes in this space's trials (drawn ones: every choice or end)."""
