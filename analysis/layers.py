@@ -26,6 +26,7 @@ import numpy as np
 
 from analysis import embed, probes
 from analysis.embed import Cache
+from sweep.folder import TrialFolder
 
 RAW = "raw"
 PROBES = "probes"  # the task that fits UMAP and scores every probe
@@ -114,7 +115,7 @@ def load_rows(trial_folder: str, layer: str, dataset: str,
               data_dir: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(train, y_train, test, y_test) as float32 features for a layer; the last two read are kept,
     so the tasks of one layer that a worker runs in a row load it once."""
-    with np.load(Path(trial_folder) / "activations.npz", allow_pickle=False) as acts:
+    with np.load(TrialFolder(Path(trial_folder)).activations, allow_pickle=False) as acts:
         y_train, y_test = acts["y_train"], acts["y_test"]
         if layer != RAW:
             return (acts[f"{layer}_train"].astype(np.float32), y_train,

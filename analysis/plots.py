@@ -22,8 +22,9 @@ from analysis.results import finished  # noqa: E402
 CMAP = "tab10"
 
 
-def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray) -> None:
-    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap=CMAP, vmin=-0.5, vmax=9.5, s=1.5, alpha=0.6, linewidths=0)
+def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray, classes: int) -> None:
+    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap=CMAP, vmin=-0.5, vmax=classes - 0.5, s=1.5, alpha=0.6,
+               linewidths=0)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -31,7 +32,7 @@ def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray) -> None:
 def _legend(fig: Figure, classes: list[str]) -> None:
     colours = plt.get_cmap(CMAP)
     handles = [plt.Line2D([], [], marker="o", ls="", color=colours(i), label=c) for i, c in enumerate(classes)]
-    fig.legend(handles=handles, loc="lower center", ncol=10, fontsize=7, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=len(classes), fontsize=7, frameon=False)
 
 
 # --- across the sweep --------------------------------------------------------------------------
@@ -245,13 +246,14 @@ def picture_shape(width: int) -> tuple[int, int]:
     return rows, width // rows
 
 
-def class_pictures_info(layers: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+def class_pictures_info(layers: dict[str, np.ndarray], labels: np.ndarray,
+                        classes: int) -> dict[str, dict[str, np.ndarray]]:
     """Per layer: one example's activations per class, and the sum over every example of the class."""
     info = {}
     for name, acts in layers.items():
-        first = np.array([np.flatnonzero(labels == c)[0] for c in range(10)])
+        first = np.array([np.flatnonzero(labels == c)[0] for c in range(classes)])
         info[name] = {"single": acts[first].astype(np.float32),
-                      "summed": np.stack([acts[labels == c].astype(np.float32).sum(0) for c in range(10)])}
+                      "summed": np.stack([acts[labels == c].astype(np.float32).sum(0) for c in range(classes)])}
     return info
 
 
@@ -259,11 +261,12 @@ def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[st
     """Rows: per layer, one example and the sum over the class; columns: classes (titled with how
     many examples each sum covers)."""
     rows = [(name, kind) for name in info for kind in ("single", "summed")]
-    fig, axes = plt.subplots(len(rows), 10, figsize=(12, 1.45 * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(classes), figsize=(1.2 * len(classes), 1.45 * len(rows) + 0.4),
+                             squeeze=False)
     for r, (name, kind) in enumerate(rows):
         pictures = info[name][kind]
         shape = picture_shape(pictures.shape[1])
-        for c in range(10):
+        for c in range(len(classes)):
             ax = axes[r, c]
             ax.imshow(pictures[c].reshape(shape), cmap="viridis")
             ax.set_xticks([])
@@ -289,7 +292,7 @@ def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np
                 ax.set_axis_off()
                 ax.set_title(f"{layer}: {TITLES[method]}\n(not computed yet)", fontsize=7)
                 continue
-            _scatter_classes(ax, grid[layer][method], labels[f"{layer}/{method}"])
+            _scatter_classes(ax, grid[layer][method], labels[f"{layer}/{method}"], len(classes))
             ax.set_title(f"{layer}: {TITLES[method]}\n{notes.get(f'{layer}/{method}', '')}".strip(), fontsize=7)
     _legend(fig, classes)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
@@ -297,13 +300,13 @@ def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np
 
 
 def plot_pixel_importance(scores: np.ndarray, pixels: np.ndarray, digit: np.ndarray) -> Figure:
-    """A random forest's pixel importances as a 28x28 map, and its chosen pixels on a digit."""
+    """A random forest's pixel importances as a map of the image, and its chosen pixels on one image."""
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
-    image = axes[0].imshow(scores.reshape(28, 28), cmap="hot")
+    image = axes[0].imshow(scores.reshape(digit.shape), cmap="hot")
     fig.colorbar(image, ax=axes[0], fraction=0.046)
     axes[0].set_title("pixel importance", fontsize=9)
     axes[1].imshow(digit, cmap="gray_r")
-    rows, cols = np.unravel_index(pixels, (28, 28))
+    rows, cols = np.unravel_index(pixels, digit.shape)
     axes[1].scatter(cols, rows, s=12, facecolors="none", edgecolors="red")
     axes[1].set_title(f"top {len(pixels)} pixels", fontsize=9)
     for ax in axes:

@@ -25,10 +25,12 @@ from analysis.page import Page
 from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
 from analysis.runner import JobRunner
+from sweep import data, reduce
 from sweep.artifacts import write_text
 from sweep.errors import SweepError
+from sweep.folder import SweepFolder
 from sweep.runner import RunOptions
-from sweep.space import PIXELS, Space
+from sweep.space import Space
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
@@ -75,7 +77,7 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     """
     start = time.perf_counter()
     progress = progress or Progress()
-    out = Path(sweep_dir) / "report"
+    out = SweepFolder(Path(sweep_dir)).report
     results: dict[LayerJob, LayerResult] = {}
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
@@ -129,7 +131,7 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
 
     def report() -> None:
         try:
-            outcome["summary"] = build_report(run.sweep_dir(space), options, progress=Progress(redraw=False),
+            outcome["summary"] = build_report(run.folder(space).path, options, progress=Progress(redraw=False),
                                               follow=ended.is_set)
         except Exception as exc:  # noqa: BLE001 - the sweep goes on; the report's failure is raised after it
             outcome["error"] = exc
@@ -150,11 +152,11 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
 def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
     """The sweep as it is now; None while a followed sweep has not written its folder yet. Trials
     that repeat another's configuration and seed are refused: pooled, they would pass for seeds."""
-    if early and not (Path(sweep_dir) / "sweep.json").is_file():
+    if early and not SweepFolder(Path(sweep_dir)).is_sweep():
         return None
     sweep = load_sweep(sweep_dir)
     if repeats := sweep.repeated():
-        raise SweepError(f"{sweep.folder}: {len(repeats)} of {len(sweep.trials)} trials repeat another's configuration "
+        raise SweepError(f"{sweep.files.path}: {len(repeats)} of {len(sweep.trials)} trials repeat another's configuration "
                          f"and seed ({', '.join(t.trial_id for t in repeats[:3])}); tables would count them as seeds: "
                          f"delete those folders under trials/")
     return sweep
@@ -185,7 +187,7 @@ def _selected(sweep: Sweep, options: ReportOptions) -> list[Trial]:
     for trial_id in options.trials:
         trial = sweep.trial(trial_id)
         if not trial.completed:
-            raise SweepError(f"{trial.folder}: trial {trial_id} is {trial.status}; only completed trials have a section")
+            raise SweepError(f"{trial.files.path}: trial {trial_id} is {trial.status}; only completed trials have a section")
         if trial not in chosen:
             chosen.append(trial)
     return chosen
@@ -202,24 +204,24 @@ def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
     raw: dict[str, tuple[Trial, bool]] = {}
     layers = []
     for trial in sweep.completed():
-        keep = trial.params.get("keep_train")  # kept rows are drawn with the trial's seed
-        key = f"raw-{trial.params['dataset']}-v{trial.params['validation']}" + (f"-k{keep}-s{trial.params['seed']}" if keep else "")
+        cfg = trial.config  # kept rows are drawn with the trial's seed
+        key = f"raw-{cfg.dataset}-v{cfg.validation}" + (f"-k{cfg.keep_train}-s{cfg.seed}" if cfg.keep_train else "")
         first, drawn = raw.get(key, (trial, False))
         raw[key] = (first, drawn or trial in selected)
         shapes = trial.shapes()
         for layer in trial.hidden_layers:
             rows, width = shapes[f"{layer}_train"]
-            layers.append((LayerJob(dataset=trial.params["dataset"], source=trial.trial_id, label=trial.params["label"],
-                                    layer=layer, task=PROBES, trial_folder=str(trial.folder),
+            layers.append((LayerJob(dataset=cfg.dataset, source=trial.trial_id, label=cfg.label,
+                                    layer=layer, task=PROBES, trial_folder=str(trial.files.path),
                                     cache_dir=str(cache / trial.trial_id), width=width, n_train=rows,
                                     n_test=shapes[f"{layer}_test"][0], trained=trial.metrics.get("trial_ended"),
                                     **common), trial in selected))
     raw_layers = []
     for key, (trial, drawn) in raw.items():
         shapes = trial.shapes()
-        raw_layers.append((LayerJob(dataset=trial.params["dataset"], source="raw pixels", label="", layer=RAW,
-                                    task=PROBES, trial_folder=str(trial.folder), cache_dir=str(cache / key),
-                                    width=PIXELS, n_train=shapes["y_train"][0], n_test=shapes["y_test"][0],
+        raw_layers.append((LayerJob(dataset=trial.config.dataset, source="raw pixels", label="", layer=RAW,
+                                    task=PROBES, trial_folder=str(trial.files.path), cache_dir=str(cache / key),
+                                    width=data.PIXELS, n_train=shapes["y_train"][0], n_test=shapes["y_test"][0],
                                     **common), drawn))
     jobs = []
     for probes_job, drawn in raw_layers + layers:
@@ -234,17 +236,18 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     trials = sweep.table()
     selected = _selected(sweep, options)
     records = [r for res in results for r in res.records]
-    page = Page(f"Sweep report: {sweep.name}" + (" (partial)" if partial else ""), out, refresh=30 if partial else None)
+    page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out, refresh=30 if partial else None)
     configs = tables.configurations(trials)
     _overview(page, sweep, trials, partial)
     _comparison(page, trials, configs)
     _optuna(page, sweep)
-    _probes(page, records, trials)
+    probes = tables.probe_table(records)
+    _probes(page, records, probes, trials)
     _reductions(page, sweep, options.data_dir)
     drawings = _drawings(results, options.methods)
     for trial in selected:
         _trial_section(page, trial, drawings, options)
-    _write_tables(out / "tables", trials, configs, records)
+    _write_tables(out / "tables", trials, configs, records, probes)
     return page.write()
 
 
@@ -273,9 +276,9 @@ def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> 
                   "as results come in (a browser reloads it every 30 s).")
     counts = trials.status.value_counts().to_dict() if len(trials) else {}
     not_started = max(0, sweep.planned - len(sweep.trials))
-    page.text(f"{sweep.folder.name}: {sweep.planned} trials planned; "
+    page.text(f"{sweep.files.name}: {sweep.planned} trials planned; "
               + ", ".join(f"{n} {s}" for s, n in counts.items()) + (f", {not_started} not started" if not_started else ""))
-    space = sweep.folder / "space.yaml"
+    space = sweep.files.space
     if space.is_file():
         import yaml
 
@@ -299,9 +302,7 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
     if configs.bottleneck.nunique() > 1:
         page.figure("accuracy_vs_bottleneck", plots.plot_accuracy_vs(configs, "bottleneck", log=True),
                     "Test accuracy against the narrowest hidden layer (the bottleneck).")
-    varying = [c for c in ["depth", "bottleneck", "n_params", "dropout", "input_reduction", "optimizer",
-                           "learning_rate", "batch_size", "dataset"] if trials[c].nunique(dropna=False) > 1]
-    if varying:
+    if varying := tables.varying(trials, [*tables.HYPERPARAMETERS, "dataset"]):
         page.figure("parallel_coordinates", plots.plot_parallel(*plots.parallel_info(trials, varying)),
                     "Hyperparameters of every completed trial and its test accuracy, each axis from its lowest to "
                     "its highest value; colour: test accuracy.")
@@ -315,13 +316,14 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
 
 
 def _optuna(page: Page, sweep: Sweep) -> None:
-    study = tables.optuna_study(sweep.folder)
+    study = tables.optuna_study(sweep.files)
     if study is None:
         return
     history, importance = study
     page.section("optuna", "Optuna search")
-    page.text(f"{len(history)} finished trials in the study stored at {sweep.name}/optuna.db "
-              f"(open it with optuna.load_study(study_name={sweep.name!r}, storage='sqlite:///optuna.db')). "
+    db = sweep.files.optuna_db.name
+    page.text(f"{len(history)} finished trials in the study stored at {sweep.files.name}/{db} "
+              f"(open it with optuna.load_study(study_name={sweep.files.name!r}, storage='sqlite:///{db}')). "
               "The objective is validation accuracy; test data never steers the search.")
     if len(history):
         page.figure("optuna_history", plots.plot_optimization_history(history), "Optimisation history.")
@@ -331,14 +333,13 @@ def _optuna(page: Page, sweep: Sweep) -> None:
                     "Optuna's parameter importances (fANOVA) for validation accuracy.")
 
 
-def _probes(page: Page, records: list[dict], trials: pd.DataFrame) -> None:
+def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.DataFrame) -> None:
     page.section("probes", "Probes per layer: KNN on UMAP, 5-NN and linear probe")
     page.text("umap-knnK: UMAP fitted on the train activations, test rows transformed, K-nearest-neighbour "
               "accuracy on the test embedding (Study B). knn5: 5-NN on the full-dimensional layer. "
               "linear: a linear probe (logistic regression on the layer). Raw pixels are the input before any "
               "reduction. A layer of one or two units is its own 2-D embedding: its umap-knnK columns are KNN on "
               "the layer itself (column 'probed directly').")
-    table = tables.probe_table(records)
     page.table(table, "Test accuracy of each probe, by layer.")
     if records:
         names = {t: f"{label} {arch}".strip() for t, label, arch in zip(trials.trial_id, trials.label.fillna(""),
@@ -348,16 +349,15 @@ def _probes(page: Page, records: list[dict], trials: pd.DataFrame) -> None:
 
 
 def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
-    files = sorted(p for p in (sweep.folder / "reductions").glob("*.npz") if not p.name.startswith("."))  # not temp files
-    if not files:
+    saved = {path: t.config.dataset for t in sweep.trials
+             if (path := reduce.path(t.config, sweep.files.reductions)) and path.is_file()}
+    if not saved:
         return
-    from sweep import data, reduce
-
     page.section("reductions", "Input reductions")
-    for path in files:
+    for path, dataset in sorted(saved.items()):
         red = reduce.load(path)
         if red.method == "rf":
-            digit = data.load(path.stem.split("-v")[0], data_dir).x_test[0]
+            digit = data.load(dataset, data_dir).x_test[0]
             page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.pixels, digit),
                         f"{path.stem}: random-forest pixel importance and the {red.k} pixels kept.")
         else:
@@ -367,11 +367,9 @@ def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
 
 
 def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOptions) -> None:
-    from sweep import data
-
     m = trial.metrics
     page.section(f"trial-{trial.trial_id}", f"Trial {trial.trial_id} {m.get('label', '')}".strip())
-    page.text(f"{m['dataset']} {trial.row()['architecture']}"
+    page.text(f"{m['dataset']} {trial.config.architecture}"
               f", dropout {m['dropout']}, {m['optimizer']} lr {m['learning_rate']}, batch {m['batch_size']}, seed {m['seed']}: "
               f"test accuracy {100 * m['test_accuracy']:.2f}% after {m['epochs']} epochs (best validation epoch {m['best_epoch']}).")
     ds = data.load(m["dataset"], options.data_dir)
@@ -394,7 +392,8 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
                 "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test set.")
     page.heading("Activations as pictures")
     counts = np.bincount(y_test, minlength=len(classes))
-    page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(plots.class_pictures_info(layers, y_test), classes, counts),
+    pictures = plots.class_pictures_info(layers, y_test, len(classes))
+    page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(pictures, classes, counts),
                 "Hidden activations as pictures per class: one test example, and summed over the class's test examples.")
     grid, labels, notes = {}, {}, {}
     for layer in [RAW, *trial.hidden_layers]:
@@ -412,8 +411,9 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
                     "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class.")
 
 
-def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict]) -> None:
+def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict],
+                  probes: pd.DataFrame) -> None:
     write_text(folder / "trials.csv", trials.to_csv(index=False))
     write_text(folder / "configurations.csv", configs.to_csv(index=False))
-    write_text(folder / "probes.csv", tables.probe_table(records).to_csv(index=False))
+    write_text(folder / "probes.csv", probes.to_csv(index=False))
     write_text(folder / "probes_long.csv", pd.DataFrame(records).to_csv(index=False))

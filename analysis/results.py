@@ -17,39 +17,45 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweep.config import FIELDS, SHORTHAND, TrialConfig, resolve
 from sweep.errors import SweepError
-from sweep.space import architecture, hidden_names, input_name
+from sweep.folder import FINISHED, STARTING, STOPPED, SweepFolder, TrialFolder
 
-FINISHED = ("completed",)  # statuses of trials with results (stopped ones have a history only)
-# Every parameter of a trial but its seed: trials that differ in any of them are different configurations.
-CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction", "dropout", "optimizer", "learning_rate",
-                  "batch_size", "activation", "max_epochs", "patience", "restore_best", "validation", "keep_train",
-                  "activation_dtype"]
+# Every parameter of a trial but its seed, its widths and input reduction named by the architecture:
+# trials that differ in any of them are different configurations.
+CONFIG_COLUMNS = ["label", "dataset", "architecture", "input_reduction",
+                  *(n for n in FIELDS if n not in ("label", "dataset", "hidden", "reduction", "reduction_k", "seed",
+                                                   *SHORTHAND))]
 METRIC_COLUMNS = ["test_accuracy", "test_loss", "val_accuracy", "best_val_accuracy", "epochs",
                   "best_epoch", "train_seconds", "epoch_seconds", "n_params"]
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One trial folder under `<sweep>/trials/`."""
+    """One trial folder of a sweep."""
 
-    folder: Path
+    files: TrialFolder
+    sweep: SweepFolder
 
     @property
     def trial_id(self) -> str:
-        return self.folder.name
+        return self.files.trial_id
 
     @cached_property
     def params(self) -> dict[str, Any]:
-        return _read_json(self.folder / "params.json")
+        return self.files.read_params()
+
+    @cached_property
+    def config(self) -> TrialConfig:
+        return resolve({k: v for k, v in self.params.items() if k in FIELDS}, str(self.files.params))
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
-        return _read_json(self.folder / "metrics.json")
+        return self.sweep.metrics(self.files)
 
     @property
     def status(self) -> str:
-        return self.metrics.get("status", "starting")
+        return self.metrics.get("status", STARTING)
 
     @property
     def completed(self) -> bool:
@@ -58,33 +64,30 @@ class Trial:
 
     @property
     def hidden_layers(self) -> list[str]:
-        return hidden_names(len(self.params["hidden"]))
+        return self.config.layer_names
 
     def history(self) -> pd.DataFrame:
-        return pd.read_csv(self.folder / "history.csv")
+        return pd.read_csv(self.files.history)
 
     def confusion(self) -> dict[str, np.ndarray]:
-        with np.load(self.folder / "confusion.npz", allow_pickle=False) as npz:
+        with np.load(self.files.confusion, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every array in `activations.npz`, read from the headers alone."""
-        return _npz_shapes(self.folder / "activations.npz")
+        return _npz_shapes(self.files.activations)
 
     def activations(self) -> np.lib.npyio.NpzFile:
         """The trial's `activations.npz`, opened lazily (arrays load on access)."""
-        return np.load(self.folder / "activations.npz", allow_pickle=False)
+        return np.load(self.files.activations, allow_pickle=False)
 
     def row(self) -> dict[str, Any]:
-        p = {**self.params, **self.metrics}
-        hidden = self.params["hidden"]
-        return {"trial_id": self.trial_id, "status": self.status, "seed": p.get("seed"),
+        p, cfg = {**self.params, **self.metrics}, self.config
+        return {"trial_id": self.trial_id, "status": self.status, "seed": cfg.seed,
                 **{k: p.get(k) for k in CONFIG_COLUMNS},
-                "architecture": architecture(hidden, p["reduction"], p["reduction_k"]),
-                "input_reduction": input_name(p["reduction"], p["reduction_k"]),
-                "hidden": " ".join(map(str, hidden)), "bottleneck": min(hidden) if hidden else None,
-                "depth": len(hidden), **{k: p.get(k) for k in METRIC_COLUMNS},
-                "node": p.get("node"), "error": p.get("error")}
+                "architecture": cfg.architecture, "input_reduction": cfg.input_reduction,
+                "hidden": " ".join(map(str, cfg.hidden)), "bottleneck": min(cfg.hidden), "depth": len(cfg.hidden),
+                **{k: p.get(k) for k in METRIC_COLUMNS}, "node": p.get("node"), "error": p.get("error")}
 
 
 def finished(table: pd.DataFrame) -> pd.DataFrame:
@@ -94,13 +97,9 @@ def finished(table: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Sweep:
-    folder: Path
+    files: SweepFolder
     trials: tuple[Trial, ...]
     planned: int  # trials the space expands to, or an Optuna search's number of samples
-
-    @property
-    def name(self) -> str:
-        return self.folder.name
 
     def table(self) -> pd.DataFrame:
         """One row per trial folder, completed or not."""
@@ -112,13 +111,13 @@ class Sweep:
 
     def faults(self) -> int:
         """Planned trials that neither completed nor were stopped early by a scheduler."""
-        return max(self.planned, len(self.trials)) - sum(t.status in (*FINISHED, "stopped") for t in self.trials)
+        return max(self.planned, len(self.trials)) - sum(t.status in (*FINISHED, STOPPED) for t in self.trials)
 
     def repeated(self) -> list[Trial]:
         """Trials whose configuration and seed an earlier trial folder already holds."""
         seen, repeats = set(), []
         for trial in self.trials:
-            key = json.dumps({k: v for k, v in trial.params.items() if k not in ("trial_id", "trial_name")}, sort_keys=True)
+            key = json.dumps(trial.config.to_dict(), sort_keys=True)
             if key in seen:
                 repeats.append(trial)
             seen.add(key)
@@ -128,17 +127,14 @@ class Sweep:
         for t in self.trials:
             if t.trial_id == trial_id:
                 return t
-        raise SweepError(f"{self.folder}: no trial {trial_id!r}")
+        raise SweepError(f"{self.files.path}: no trial {trial_id!r}")
 
 
 def load_sweep(folder: str | Path) -> Sweep:
-    folder = Path(folder).absolute()  # named even when given as "."
-    if not (folder / "sweep.json").is_file():
-        raise SweepError(f"{folder}: not a sweep folder (no sweep.json); pass results/<name>")
-    trials_dir = folder / "trials"
-    trials = tuple(Trial(p) for p in sorted(trials_dir.iterdir()) if (p / "params.json").is_file()) \
-        if trials_dir.is_dir() else ()
-    return Sweep(folder=folder, trials=trials, planned=_read_json(folder / "sweep.json").get("planned", 0))
+    files = SweepFolder(Path(folder))
+    if not files.is_sweep():
+        raise SweepError(f"{files.path}: not a sweep folder (no sweep.json); pass results/<name>")
+    return Sweep(files=files, trials=tuple(Trial(t, files) for t in files.trials()), planned=files.read_record().get("planned", 0))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -151,17 +147,3 @@ def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
                 read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
                 shapes[name.removesuffix(".npy")] = read(member)[0]
     return shapes
-
-
-def sweep_ended(folder: str | Path) -> bool:
-    """Whether the sweep's driver has finished (`sweep run` records its end in sweep.json)."""
-    return "ended" in _read_json(Path(folder) / "sweep.json")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except json.JSONDecodeError as exc:
-        raise SweepError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); delete the trial folder to rerun it") from None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from analysis.results import CONFIG_COLUMNS as GROUP  # trials that differ only by seed are pooled
-from analysis.results import finished
+from analysis.results import CONFIG_COLUMNS, finished
+from sweep.folder import SweepFolder
+
+# The hyperparameters whose effect on accuracy is drawn and scored, as table columns.
+HYPERPARAMETERS = ["depth", "bottleneck", "n_params", "dropout", "input_reduction", "optimizer", "learning_rate",
+                   "batch_size", "activation"]
 
 
 def configurations(trials: pd.DataFrame) -> pd.DataFrame:
@@ -18,10 +20,10 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     """
     done = finished(trials)
     if done.empty:
-        return pd.DataFrame(columns=GROUP + ["n"])
+        return pd.DataFrame(columns=CONFIG_COLUMNS + ["n"])
     metrics = {"test_accuracy": "test_accuracy", "best_val_accuracy": "best_val_accuracy",
                "epochs": "epochs", "train_seconds": "train_seconds"}
-    grouped = done.groupby(GROUP, dropna=False, sort=False)
+    grouped = done.groupby(CONFIG_COLUMNS, dropna=False, sort=False)
     table = grouped.agg(n=("seed", "size"), n_params=("n_params", "first"), depth=("depth", "first"),
                         bottleneck=("bottleneck", "first"),
                         **{f"{k}_mean": (v, "mean") for k, v in metrics.items()},
@@ -40,13 +42,18 @@ def mean_std(mean: float, std: float, n: int, scale: float = 100.0, digits: int 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The configuration table as text columns for Markdown and HTML."""
-    out = table[[c for c in GROUP if table[c].nunique(dropna=False) > 1 or c in ("architecture", "dataset")]].copy()
+    out = table[[c for c in CONFIG_COLUMNS if c in ("dataset", "architecture") or c in varying(table, [c])]].copy()
     out["test accuracy %"] = [mean_std(m, s, n) for m, s, n in zip(table.test_accuracy_mean, table.test_accuracy_std, table.n)]
     out["best val accuracy %"] = [mean_std(m, s, n) for m, s, n in zip(table.best_val_accuracy_mean, table.best_val_accuracy_std, table.n)]
     out["epochs"] = [mean_std(m, s, n, 1, 1) for m, s, n in zip(table.epochs_mean, table.epochs_std, table.n)]
     out["train s"] = [mean_std(m, s, n, 1, 1) for m, s, n in zip(table.train_seconds_mean, table.train_seconds_std, table.n)]
     out["parameters"] = table.n_params.astype(int)
     return out
+
+
+def varying(trials: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The `columns` whose value differs between the trials."""
+    return [c for c in columns if c in trials and trials[c].nunique(dropna=False) > 1]
 
 
 def probe_table(records: list[dict]) -> pd.DataFrame:
@@ -73,8 +80,7 @@ def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
     from sklearn.ensemble import RandomForestRegressor
 
     done = finished(trials)
-    columns = [c for c in ["depth", "bottleneck", "input_reduction", "dropout", "optimizer", "learning_rate",
-                           "batch_size", "activation", "n_params"] if c in done and done[c].nunique(dropna=False) > 1]
+    columns = varying(done, HYPERPARAMETERS)
     if len(done) < 4 or not columns:
         return pd.Series(dtype=float)
     features = pd.get_dummies(done[columns], dtype=float)
@@ -85,16 +91,15 @@ def importance(trials: pd.DataFrame, seed: int = 0) -> pd.Series:
     return scores.groupby(owner).sum().sort_values(ascending=False)
 
 
-def optuna_study(folder: Path) -> tuple[pd.DataFrame, pd.Series] | None:
+def optuna_study(folder: SweepFolder) -> tuple[pd.DataFrame, pd.Series] | None:
     """An Optuna-guided sweep's history (trial number, value, best so far) and Optuna's parameter
     importances (fANOVA), read from its `optuna.db`; None for other sweeps."""
-    path = folder / "optuna.db"
-    if not path.is_file():
+    if not folder.optuna_db.is_file():
         return None
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{path}")
+    study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{folder.optuna_db}")
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     history = pd.DataFrame({"number": [t.number for t in done], "value": [t.value for t in done]})
     history["best"] = history.value.cummax()

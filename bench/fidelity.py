@@ -28,7 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sweep.space import load_space  # noqa: E402
+from sweep.folder import SweepFolder  # noqa: E402
+from sweep.space_file import load_space  # noqa: E402
 
 STUDY_A = ROOT / "search_spaces" / "study_a.yaml"
 CHANCE = 0.15  # test accuracy at or below this is a collapsed run (ten classes: chance is about 0.11)
@@ -50,13 +51,10 @@ def framework(configs: list[dict], seeds: int, backend: str, folder: Path) -> di
     space = folder / f"fidelity_{backend}.yaml"
     space.write_text(yaml.safe_dump({"seeds": list(range(seeds)),
                                      "experiments": configs}))
-    subprocess.run([sys.executable, "-m", "sweep.cli", "run", str(space), "--results", str(folder),
+    subprocess.run([sys.executable, "-m", "cli", "run", str(space), "--results", str(folder),
                     "--backend", backend], check=True, stdout=subprocess.DEVNULL)
-    out = {}
-    for path in (folder / space.stem / "trials").glob("*/metrics.json"):
-        metrics = json.loads(path.read_text())
-        out[(metrics["label"], metrics["seed"])] = metrics["test_accuracy"]
-    return out
+    sweep = SweepFolder(folder / space.stem)
+    return {(m["label"], m["seed"]): m["test_accuracy"] for m in map(sweep.metrics, sweep.trials())}
 
 
 def plain(configs: list[dict], seeds: int, backend: str) -> dict[tuple[str, int], float]:

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sweep.backend import BACKENDS, DEFAULT_BACKEND  # noqa: E402
-from sweep.space import load_space  # noqa: E402
+from sweep.folder import SweepFolder, TrialFolder  # noqa: E402
+from sweep.space_file import load_space  # noqa: E402
 
 STUDY_A = ROOT / "search_spaces" / "study_a.yaml"
 
@@ -78,13 +79,13 @@ def framework_fit(epochs: int, backend: str) -> dict:
     configure(backend)
     import pandas as pd
 
-    from sweep.space import resolve
+    from sweep.config import resolve
     from sweep.trainable import run
 
-    folder = Path(tempfile.mkdtemp())
+    folder = TrialFolder(Path(tempfile.mkdtemp()))
     cfg = resolve({"hidden": [128], "max_epochs": epochs, "patience": None})
     metrics = run(cfg, folder)
-    return {"epoch_seconds": pd.read_csv(folder / "history.csv").seconds.tolist(),
+    return {"epoch_seconds": pd.read_csv(folder.history).seconds.tolist(),
             "test_accuracy": metrics["test_accuracy"]}
 
 
@@ -207,11 +208,12 @@ def _line(name: str, ratio: float, target: str, ok: bool) -> str:
 def _sweep(space: Path, results: Path, *args: str) -> tuple[float, float, list[dict]]:
     """`sweep run` as users run it: (start time, wall seconds, every trial's metrics)."""
     started, start = time.time(), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sweep.cli", "run", str(space), "--results", str(results), *args],
+    subprocess.run([sys.executable, "-m", "cli", "run", str(space), "--results", str(results), *args],
                    check=True, capture_output=True, cwd=ROOT)
     wall = time.perf_counter() - start
     name = args[args.index("--name") + 1] if "--name" in args else space.stem
-    return started, wall, [json.loads(p.read_text()) for p in (results / name).glob("trials/*/metrics.json")]
+    folder = SweepFolder(results / name)
+    return started, wall, [folder.metrics(trial) for trial in folder.trials()]
 
 
 def bench_train(quick: bool) -> tuple[list[str], dict]:
@@ -270,18 +272,19 @@ def bench_report(sweep_dir: Path, quick: bool) -> tuple[list[str], dict]:
     options = ReportOptions(top=1, subsample=2000, probe_rows=10_000) if quick else ReportOptions()
     flags = ["--top", str(options.top), "--subsample", str(options.subsample), "--quiet"]
     flags += ["--probe-rows", str(options.probe_rows)] if options.probe_rows else []
-    jobs = plan(load_sweep(sweep_dir), options, sweep_dir / "report" / "cache")
+    report = SweepFolder(sweep_dir).report
+    jobs = plan(load_sweep(sweep_dir), options, report / "cache")
     drawn = {(j.dataset, j.source, j.layer) for j in jobs if j.task != PROBES}
     layers = [{"dataset": j.dataset, "source": j.source, "layer": j.layer, "trial_folder": j.trial_folder,
                "drawn": (j.dataset, j.source, j.layer) in drawn} for j in jobs if j.task == PROBES]
     start = time.perf_counter()
     plain = _worker("plain_report", "jax", layers=layers, subsample=options.subsample, probe_rows=options.probe_rows)
     plain_wall = time.perf_counter() - start
-    tables = sweep_dir / "report" / "tables"
+    tables = report / "tables"
     walls, splits = [], []
     for _ in ("cold", "warm"):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sweep.cli", "report", str(sweep_dir), *flags], check=True,
+        subprocess.run([sys.executable, "-m", "cli", "report", str(sweep_dir), *flags], check=True,
                        capture_output=True, cwd=ROOT)
         walls.append(time.perf_counter() - start)
         splits.append(_job_split(pd.read_csv(tables / "layer_jobs.csv")))

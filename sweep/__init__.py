@@ -1,6 +1,9 @@
 """Sweep Keras MLPs on MNIST-like data with Ray Tune. Keras and Ray load only when a sweep runs."""
 
+from sweep.config import TrialConfig
+from sweep.folder import SweepFolder, TrialFolder
 from sweep.runner import RunOptions, run_sweep
-from sweep.space import Space, TrialConfig, load_space
+from sweep.space import Space
+from sweep.space_file import load_space
 
-__all__ = ["RunOptions", "Space", "TrialConfig", "load_space", "run_sweep"]
+__all__ = ["RunOptions", "Space", "SweepFolder", "TrialConfig", "TrialFolder", "load_space", "run_sweep"]

@@ -22,6 +22,7 @@ from sweep.errors import DataError, SweepError
 
 SHIPPED = Path(__file__).parent / "datasets"
 MAX_TRAIN_ROWS = 60_000  # training images in MNIST and in Fashion-MNIST
+PIXELS = 28 * 28  # both data sets' images are 28 x 28 (their checksums hold them to it)
 
 # The four IDX files of a data set, in the order of `Dataset`'s arrays.
 PARTS = {

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import keras
 
-from sweep.space import CLASSES, TrialConfig
+from sweep.config import TrialConfig
 
 OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
 
 
 def build_mlp(config: TrialConfig) -> keras.Model:
-    """Input -> [Dense(width, activation) -> Dropout]* -> Dense(10, softmax).
+    """Input -> [Dense(width, activation) -> Dropout]* -> Dense(classes, softmax).
 
     Keras' own initializers and layer seeds, drawn in the order a `keras.Sequential` of the same
     layers draws them: after `keras.utils.set_random_seed(seed)` this is the very model plain
@@ -26,7 +26,7 @@ def build_mlp(config: TrialConfig) -> keras.Model:
         x = keras.layers.Dense(width, activation=config.activation, name=name)(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=name.replace("hidden", "dropout"))(x)
-    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="output")(x)
+    outputs = keras.layers.Dense(config.classes, activation="softmax", name="output")(x)
     return keras.Model(inputs, outputs, name="mlp")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from sweep import data
 from sweep.artifacts import write_npz
-from sweep.space import TrialConfig
+from sweep.config import TrialConfig
 
 RF_TREES = 100
 # Each tree sees a quarter of the rows: 3.4x less work, and its top-70 MNIST pixels share 53 of 70
@@ -50,6 +50,12 @@ def key(config: TrialConfig) -> str | None:
     return f"{config.dataset}-v{config.validation}-{config.reduction}{config.reduction_k}{seed}"
 
 
+def path(config: TrialConfig, folder: Path) -> Path | None:
+    """Where in a sweep's reductions `folder` the reduction a trial needs is saved; None for raw pixels."""
+    name = key(config)
+    return None if name is None else folder / f"{name}.npz"
+
+
 def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: int = 1) -> Reduction:
     """Fit on float32 pixels `x` [N, 784] with labels `y` (training rows only), on `jobs` cores."""
     if method == "pca":
@@ -78,19 +84,18 @@ def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs:
 
     A lock per reduction makes trials that share `folder` fit it once: the others wait, then read it.
     """
-    name = key(config)
-    if name is None:
+    saved = path(config, folder)
+    if saved is None:
         return None
-    path = folder / f"{name}.npz"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{name}.lock", "w") as lock:
+    with open(saved.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.is_file():
-            return load(path)
+        if saved.is_file():
+            return load(saved)
         ds = data.load(config.dataset, data_dir)
         n = data.fit_rows(ds, config.validation)
         red = fit(config.reduction, config.reduction_k, data.features(config.dataset, data_dir)[:n],
                   ds.y_train[:n], config.seed, jobs)
-        write_npz(path, method=red.method, k=red.k, mean=red.mean, components=red.components,
+        write_npz(saved, method=red.method, k=red.k, mean=red.mean, components=red.components,
                   pixels=red.pixels, scores=red.scores)
         return red

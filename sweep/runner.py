@@ -1,4 +1,5 @@
-"""Configure Ray Tune for a space and run it; the trial itself lives in `sweep.trainable`."""
+"""Run a space on Ray Tune: options, checks before Ray starts, the sweep's record; the search is
+`sweep.search`, the trial `sweep.trainable`."""
 
 from __future__ import annotations
 
@@ -9,16 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from sweep import data
-from sweep.artifacts import write_json, write_text
+from sweep.artifacts import write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.space import CLASSES, Space, TrialConfig
-
-METRIC, MODE = "val_accuracy", "max"  # what search and schedulers optimise: never test data
-RAY_DIR = "ray"  # Ray Tune's experiment state, under the sweep folder
+from sweep.folder import SweepFolder
+from sweep.space import Space
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,8 @@ class RunOptions:
             raise SweepError(f"--name must be a folder name without '/', got {self.name!r}; "
                              f"choose the parent folder with --results")
 
-    def sweep_dir(self, space: Space) -> Path:
-        return (Path(self.results) / (self.name or space.name)).absolute()
+    def folder(self, space: Space) -> SweepFolder:
+        return SweepFolder(Path(self.results) / (self.name or space.name))
 
 
 def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = print) -> Path:
@@ -54,11 +52,11 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
 
     Everything that can be checked is checked before the sweep folder is written: the folder,
     the data, the Ray cluster and whether a trial's resources fit on it."""
-    sweep_dir = options.sweep_dir(space)
-    if options.resume and not (sweep_dir / "sweep.json").is_file():
-        raise SweepError(f"{sweep_dir}: no sweep to resume here (sweep.json missing); drop --resume")
-    if not options.resume and sweep_dir.exists():
-        raise SweepError(f"{sweep_dir}: the sweep exists; pass --resume to continue it or --name to start another")
+    folder = options.folder(space)
+    if options.resume and not folder.is_sweep():
+        raise SweepError(f"{folder.path}: no sweep to resume here (sweep.json missing); drop --resume")
+    if not options.resume and folder.path.exists():
+        raise SweepError(f"{folder.path}: the sweep exists; pass --resume to continue it or --name to start another")
     check_data(space, options.data_dir)
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
@@ -69,42 +67,42 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
 
     from sweep.cluster import connected
     from sweep.progress import Progress
+    from sweep.search import tuner
     from sweep.trainable import train_trial
 
     with connected(options.address):
         if not (options.address or os.environ.get("RAY_ADDRESS")):  # a Ray of this machine's size
             _check_fits(options)
-        planned = _record(space, options, sweep_dir)
-        log(f"{planned} trials -> {options.results / sweep_dir.name}{' (resumed)' if options.resume else ''}")
+        planned = _record(space, options, folder)
+        log(f"{planned} trials -> {options.results / folder.name}{' (resumed)' if options.resume else ''}")
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, sweep_dir=str(sweep_dir), data_dir=options.data_dir,
+            tune.with_parameters(train_trial, sweep_dir=str(folder.path), data_dir=options.data_dir,
                                  backend=options.backend),
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
-        if options.resume and (sweep_dir / RAY_DIR).is_dir():
-            tuner = tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable, resume_errored=True)
+        if options.resume and folder.ray.is_dir():
+            run = tune.Tuner.restore(str(folder.ray), trainable, resume_errored=True)
         else:
-            tuner = _tuner(space, options, trainable, sweep_dir)
+            run = tuner(space, trainable, folder, options.concurrency)
         # Ray pickles callbacks with its state and restores them; give every start a fresh one.
-        tuner._local_tuner.get_run_config().callbacks = [Progress(log, planned, sweep_dir)]
-        tuner.fit()
-    # The sweep's end, for a report that follows it (`sweep report --follow`).
-    write_json(sweep_dir / "sweep.json", {**json.loads((sweep_dir / "sweep.json").read_text()), "ended": time.time()})
-    return sweep_dir
+        run._local_tuner.get_run_config().callbacks = [Progress(log, planned, folder)]
+        run.fit()
+    folder.write_record(folder.read_record() | {"ended": time.time()})  # for a report that follows the sweep
+    return folder.path
 
 
-def _record(space: Space, options: RunOptions, sweep_dir: Path) -> int:
+def _record(space: Space, options: RunOptions, folder: SweepFolder) -> int:
     """Write a new sweep's folder (or reopen a resumed one's record); return the planned trial count."""
     if options.resume:
-        record = json.loads((sweep_dir / "sweep.json").read_text())
-        write_json(sweep_dir / "sweep.json", {k: v for k, v in record.items() if k != "ended"})
+        record = folder.read_record()
+        folder.write_record({k: v for k, v in record.items() if k != "ended"})
         return record["planned"]
     configs = space.trials() if space.search != "optuna" else []
     planned = len(configs) or space.num_samples
-    sweep_dir.mkdir(parents=True)
-    write_text(sweep_dir / "space.yaml", space.path.read_text())
-    write_json(sweep_dir / "sweep.json", {**asdict(options), "results": str(options.results), "space": str(space.path),
-                                          "search": space.search, "scheduler": space.scheduler, "planned": planned})
-    write_text(sweep_dir / "trials.jsonl", "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
+    folder.path.mkdir(parents=True)
+    write_text(folder.space, space.path.read_text())
+    folder.write_record({**asdict(options), "results": str(options.results), "space": str(space.path),
+                         "search": space.search, "scheduler": space.scheduler, "planned": planned})
+    write_text(folder.trial_list, "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
     return planned
 
 
@@ -131,62 +129,3 @@ def check_data(space: Space, data_dir: str | None) -> None:
 def _without_incomplete_trials(record: logging.LogRecord) -> bool:
     """Drops Tune's closing "Trials did not complete" error: the exit code and summary say it."""
     return not record.getMessage().startswith("Trials did not complete")
-
-
-def _tuner(space: Space, options: RunOptions, trainable: Any, sweep_dir: Path) -> Any:
-    from ray import tune
-
-    search_alg, scheduler = None, None
-    if space.search == "optuna":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        # One sampler on the driver, so SQLite sees a single writer; open it later with optuna.load_study.
-        storage = optuna.storages.RDBStorage(f"sqlite:///{sweep_dir / 'optuna.db'}")
-        search_alg = OptunaSearch(metric=METRIC, mode=MODE, seed=space.search_seed, storage=storage,
-                                  study_name=sweep_dir.name)
-        param_space = {"trial": space.optuna_space()}
-        num_samples = space.num_samples
-    else:
-        param_space = {"trial": tune.grid_search([c.to_dict() for c in launch_order(space.trials())])}
-        num_samples = 1
-    if space.scheduler == "asha":
-        from ray.tune.schedulers import ASHAScheduler
-
-        max_epochs = _max_epochs(space)
-        # max_t counts the trial's final report too, so no trial is stopped for merely finishing.
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs + 1, grace_period=2,
-                                  reduction_factor=3)
-    return tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, search_alg=search_alg, scheduler=scheduler,
-                                    num_samples=num_samples, max_concurrent_trials=options.concurrency,
-                                    reuse_actors=True,  # one process serves many trials: Keras, JAX and data load once
-                                    trial_dirname_creator=lambda trial: trial.trial_id),
-        run_config=tune.RunConfig(name=RAY_DIR, storage_path=str(sweep_dir), verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=space.max_failures)),
-    )
-
-
-def launch_order(configs: list[TrialConfig]) -> list[TrialConfig]:
-    """The order that ends a grid soonest on a few CPUs: the largest trial (weights x epochs) first,
-    then those that fit an input reduction (the fit overlaps that trial), then the rest largest
-    first, so that the smallest trials fill the end instead of a large one running on alone."""
-    def work(c: TrialConfig) -> int:
-        widths = [c.input_dim, *c.hidden, CLASSES]
-        return c.max_epochs * sum(a * b for a, b in zip(widths, widths[1:]))
-
-    by_work = sorted(configs, key=work, reverse=True)
-    return by_work[:1] + sorted(by_work[1:], key=lambda c: c.reduction == "none")
-
-
-def _max_epochs(space: Space) -> int:
-    return max(space.values("max_epochs"))
-
-
-def describe(trial: TrialConfig) -> str:
-    """A short text for a trial configuration: `mnist pca154-128-5-10 dropout 0.5 seed 0`."""
-    drop = f" dropout {trial.dropout:g}" if trial.dropout else ""
-    return f"{trial.dataset} {trial.architecture}{drop} seed {trial.seed}"

@@ -1,6 +1,6 @@
 """One trial: train an MLP, report every epoch to Ray Tune, save what the analysis needs.
 
-The trial folder `<sweep>/trials/<trial_id>/` holds, each written atomically:
+The trial's folder (`sweep.folder.TrialFolder`) holds, each written atomically:
 
 - `params.json`      the trial's configuration, its id and Ray trial name
 - `metrics.json`     test accuracy and loss, epochs, timings, status (`running` until the end)
@@ -14,7 +14,6 @@ The trial folder `<sweep>/trials/<trial_id>/` holds, each written atomically:
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -25,18 +24,19 @@ from typing import Any
 import numpy as np
 
 from sweep import data, reduce
-from sweep.artifacts import atomic, write_json, write_npz, write_text
+from sweep.artifacts import atomic, write_npz
 from sweep.backend import cache_compiles, configure
+from sweep.config import TrialConfig, resolve
 from sweep.errors import TrainingDiverged
-from sweep.space import CLASSES, TrialConfig, resolve
+from sweep.folder import COMPLETED, FAILED, RUNNING, SweepFolder, TrialFolder
 
 STEPS_PER_EXECUTION = 64  # batches per compiled call: at batch 32, per-step overhead dominates
-XLA_CACHE = "xla_cache"  # the sweep's compiled JAX steps, shared by its trials (`cache_compiles`)
 PREDICT_BATCH = 131_072  # rows per inference call: all of MNIST's 70,000 in one
 
 
 def train_trial(config: dict[str, Any], *, sweep_dir: str, data_dir: str | None = None, backend: str = "jax") -> None:
-    """Ray Tune function trainable; `config["trial"]` holds the trial's parameters.
+    """Ray Tune function trainable; `config["trial"]` holds the trial's configuration as plain data
+    (a grid's `TrialConfig.to_dict()`, or the values Optuna drew).
 
     Idempotent: a trial whose folder already holds a completed run of the same configuration
     (a resumed sweep whose state missed its end) reports that run instead of training again.
@@ -48,38 +48,39 @@ def train_trial(config: dict[str, Any], *, sweep_dir: str, data_dir: str | None 
     trial_id = context.get_trial_id()
     cpus = context.get_trial_resources().required_resources.get("CPU", 1)
     configure(backend, threads=int(cpus))
+    sweep = SweepFolder(Path(sweep_dir))
     if backend == "jax":
-        cache_compiles(Path(sweep_dir) / XLA_CACHE)
+        cache_compiles(sweep.xla_cache)
     cfg = resolve(config["trial"], f"trial {trial_id}")
-    folder = Path(sweep_dir) / "trials" / trial_id
+    folder = sweep.trial(trial_id)
     params = {**cfg.to_dict(), "trial_id": trial_id, "trial_name": context.get_trial_name()}
-    previous = _read_json(folder / "metrics.json")
-    if previous.get("status") == "completed" and _read_json(folder / "params.json") == params:
+    previous = folder.read_metrics()
+    if previous.get("status") == COMPLETED and folder.read_params() == params:
         tune.report(previous)
         return
-    write_json(folder / "params.json", params)
-    base = {**_describe(cfg), "backend": backend, **_node(), "cpus": cpus, "trial_id": trial_id,
+    folder.write_params(params)
+    base = {**_described(cfg), "backend": backend, **_node(), "cpus": cpus, "trial_id": trial_id,
             "attempt": previous.get("attempt", 0) + 1, "trial_started": started}
-    write_json(folder / "metrics.json", {**base, "status": "running"})
+    folder.write_metrics({**base, "status": RUNNING})
     try:
-        reduction = reduce.obtain(cfg, Path(sweep_dir) / "reductions", data_dir, jobs=max(1, int(cpus)))
+        reduction = reduce.obtain(cfg, sweep.reductions, data_dir, jobs=max(1, int(cpus)))
         metrics = run(cfg, folder, reduction, data_dir, report=tune.report)
     except TrainingDiverged as exc:  # deterministic: record it, no point in retrying
-        failed = {**base, "status": "failed", "error": str(exc)}
-        write_text(folder / "error.txt", f"{exc}\n")
-        write_json(folder / "metrics.json", failed)
+        failed = {**base, "status": FAILED, "error": str(exc)}
+        folder.write_error(f"{exc}\n")
+        folder.write_metrics(failed)
         tune.report({**failed, "val_accuracy": float("nan")})  # Tune requires its metric in every result
         return
     except Exception as exc:  # recorded, then re-raised so Ray retries it up to max_failures
-        write_text(folder / "error.txt", traceback.format_exc())
-        write_json(folder / "metrics.json", {**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        folder.write_error(traceback.format_exc())
+        folder.write_metrics({**base, "status": FAILED, "error": f"{type(exc).__name__}: {exc}"})
         raise
-    completed = {**base, **metrics, "status": "completed", "trial_ended": time.time()}
-    write_json(folder / "metrics.json", completed)
+    completed = {**base, **metrics, "status": COMPLETED, "trial_ended": time.time()}
+    folder.write_metrics(completed)
     tune.report(completed)
 
 
-def run(cfg: TrialConfig, folder: Path, reduction: reduce.Reduction | None = None,
+def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | None = None,
         data_dir: str | None = None, report=None) -> dict[str, Any]:
     """Train and evaluate one configuration, write its artifacts to `folder`, return its metrics.
 
@@ -103,7 +104,7 @@ def run(cfg: TrialConfig, folder: Path, reduction: reduce.Reduction | None = Non
 
     model = build_mlp(cfg)
     compile_mlp(model, cfg, STEPS_PER_EXECUTION)
-    epochs = EpochLog(folder / "history.csv", report)
+    epochs = EpochLog(folder.history, report)
     callbacks = [epochs]
     if cfg.patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience,
@@ -124,11 +125,12 @@ def run(cfg: TrialConfig, folder: Path, reduction: reduce.Reduction | None = Non
     dtype = np.dtype(cfg.activation_dtype)
     arrays = {f"{n}_train": a[keep].astype(dtype) for n, a in zip(names, out_fit)}
     arrays |= {f"{n}_test": a.astype(dtype) for n, a in zip(names, out_test)}
-    write_npz(folder / "activations.npz", **arrays, y_train=y_fit[keep], y_test=ds.y_test,
+    write_npz(folder.activations, **arrays, y_train=y_fit[keep], y_test=ds.y_test,
               pred_train=pred_fit[keep], pred_test=pred_test, proba_test=out_test[-1].astype(dtype),
               index_train=keep, index_test=np.arange(len(ds.y_test)))
-    write_npz(folder / "confusion.npz", train=_confusion(y_fit, pred_fit), test=_confusion(ds.y_test, pred_test))
-    with atomic(folder / "model.keras") as tmp:
+    write_npz(folder.confusion, train=_confusion(y_fit, pred_fit, cfg.classes),
+              test=_confusion(ds.y_test, pred_test, cfg.classes))
+    with atomic(folder.model) as tmp:
         model.save(tmp)
 
     probs = np.clip(out_test[-1][np.arange(len(ds.y_test)), ds.y_test], 1e-7, 1.0)
@@ -149,7 +151,7 @@ def run(cfg: TrialConfig, folder: Path, reduction: reduce.Reduction | None = Non
     }
 
 
-def _describe(cfg: TrialConfig) -> dict[str, Any]:
+def _described(cfg: TrialConfig) -> dict[str, Any]:
     """The configuration fields every metrics.json carries, so tables need no other file."""
     return {"label": cfg.label, "dataset": cfg.dataset, "hidden": list(cfg.hidden), "dropout": cfg.dropout,
             "input_reduction": cfg.input_reduction,
@@ -163,18 +165,11 @@ def _node() -> dict[str, str]:
     return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid()}
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-
-
 def _keep_rows(n: int, keep: int | None, seed: int) -> np.ndarray:
     if keep is None or keep >= n:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, keep, replace=False))
 
 
-def _confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    return np.bincount(y_true.astype(np.int64) * CLASSES + y_pred, minlength=CLASSES * CLASSES).reshape(CLASSES, CLASSES)
+def _confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    return np.bincount(y_true.astype(np.int64) * classes + y_pred, minlength=classes * classes).reshape(classes, classes)

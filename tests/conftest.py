@@ -26,7 +26,7 @@ def write_space(tmp_path: Path):
 @pytest.fixture(scope="session")
 def smoke_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke space run once through the real command line and Ray Tune; its sweep folder."""
-    from sweep.cli import main
+    from cli import main
 
     results = tmp_path_factory.mktemp("results")
     assert main(["run", str(SPACES / "smoke.yaml"), "--results", str(results)]) == 0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sweep.cli import main
+from cli import main
 from sweep.data import SHIPPED
 from tests.conftest import SPACES
 

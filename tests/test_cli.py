@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep.cli import main
+from cli import main
 from tests.conftest import SPACES
 
 

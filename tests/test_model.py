@@ -9,8 +9,9 @@ import keras
 import numpy as np
 import pytest
 
+from sweep.config import resolve
+from sweep.folder import TrialFolder
 from sweep.model import build_mlp, compile_mlp, hidden_model
-from sweep.space import resolve
 
 
 @pytest.mark.parametrize("hidden, params", [((128,), 101_770), ((128, 1), 100_629), ((256, 64), 218_058)])
@@ -52,7 +53,7 @@ def test_a_reused_process_trains_a_configuration_the_same_way_again(tmp_path) ->
     first, other = resolve({**base, "hidden": [16, 4], "dropout": 0.3}), resolve({**base, "hidden": [32], "seed": 1})
     histories = []
     for i, cfg in enumerate([first, other, first]):
-        run(cfg, tmp_path / str(i))
+        run(cfg, TrialFolder(tmp_path / str(i)))
         histories.append(pd.read_csv(tmp_path / str(i) / "history.csv").drop(columns="seconds"))
     pd.testing.assert_frame_equal(histories[0], histories[2])
     assert not histories[0].equals(histories[1])
@@ -65,10 +66,11 @@ from pathlib import Path
 from sweep.backend import cache_compiles, configure
 configure("jax")
 cache_compiles(Path(sys.argv[1]))
-from sweep.space import resolve
+from sweep.config import resolve
+from sweep.folder import TrialFolder
 from sweep.trainable import run
 cfg = resolve({"dataset": "mnist_small", "validation": 1000, "max_epochs": 1, "patience": None, "hidden": [16]})
-run(cfg, Path(sys.argv[2]))
+run(cfg, TrialFolder(Path(sys.argv[2])))
 """
 
 
@@ -104,7 +106,7 @@ def test_a_trial_trains_the_model_plain_keras_does(tmp_path) -> None:
     from sweep.trainable import run
 
     cfg = resolve({"dataset": "mnist_small", "validation": 1000, "hidden": [16, 4], "max_epochs": 4, "patience": 1})
-    metrics = run(cfg, tmp_path)
+    metrics = run(cfg, TrialFolder(tmp_path))
     trained = keras.saving.load_model(tmp_path / "model.keras").get_weights()
 
     x, y = data.features("mnist_small"), data.load("mnist_small").y_train

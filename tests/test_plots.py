@@ -42,7 +42,7 @@ def test_probes_by_layer_has_a_panel_per_data_set_named_trials_and_whole_layers(
 def test_class_pictures_say_how_many_examples_each_sum_covers() -> None:
     labels = np.repeat(np.arange(10), np.arange(1, 11))
     layers = {"hidden_1": np.ones((len(labels), 4), np.float32)}
-    fig = plots.plot_class_pictures(plots.class_pictures_info(layers, labels), [str(c) for c in range(10)],
+    fig = plots.plot_class_pictures(plots.class_pictures_info(layers, labels, 10), [str(c) for c in range(10)],
                                     np.bincount(labels))
     assert [ax.get_title() for ax in fig.axes[:10]] == [f"{c}\n(sum of {c + 1})" for c in range(10)]
 

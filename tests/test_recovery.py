@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -13,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sweep.cli import main
+from cli import main
 from sweep.data import SHIPPED
+from sweep.folder import SweepFolder
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +36,14 @@ experiments: {experiments}
 def _sweep(tmp_path: Path, text: str, *args: str, **popen) -> subprocess.Popen:
     space = tmp_path / "space.yaml"
     space.write_text(text)
-    cmd = [sys.executable, "-m", "sweep.cli", "run", str(space), "--results", str(tmp_path / "results"), *args]
+    cmd = [sys.executable, "-m", "cli", "run", str(space), "--results", str(tmp_path / "results"), *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
 def _metrics(sweep: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("trials/*/metrics.json")}
+    """Each trial's metrics as the sweep folder reports them (the driver's word on how a trial ended included)."""
+    folder = SweepFolder(sweep)
+    return {t.trial_id: folder.metrics(t) for t in folder.trials() if t.metrics.is_file()}
 
 
 def _wait(condition, timeout: float = 240) -> None:

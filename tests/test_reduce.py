@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from sweep import data, reduce
-from sweep.space import resolve
+from sweep.config import resolve
 
 
 def test_pca_is_fitted_on_training_rows_only(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from analysis.layers import run_layer
 from analysis.progress import Progress
 from analysis.report import ReportOptions, build_report, plan, run_with_report
 from analysis.results import load_sweep
-from sweep.cli import main
+from cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -205,7 +205,7 @@ def test_report_on_missing_folder_is_exit_2(tmp_path: Path, capsys) -> None:
 
 def test_run_with_report_leaves_the_report_a_later_one_repeats(tmp_path: Path, capsys) -> None:
     from sweep.runner import RunOptions
-    from sweep.space import load_space
+    from sweep.space_file import load_space
     from tests.conftest import SPACES
 
     lines = []

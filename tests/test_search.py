@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import optuna
 import pytest
 
-from sweep.cli import main
+from analysis.results import load_sweep
+from cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_optuna_sweep_with_asha_and_its_report(tmp_path: Path, monkeypatch: pyte
     space.write_text(SPACE)
     assert main(["run", str(space), "--results", str(tmp_path)]) == 0
     sweep = tmp_path / "opt"
-    metrics = [json.loads(p.read_text()) for p in sweep.glob("trials/*/metrics.json")]
+    metrics = [t.metrics for t in load_sweep(sweep).trials]
     assert len(metrics) == 4 and {m["status"] for m in metrics} <= {"completed", "stopped"}
     assert any(m["status"] == "completed" for m in metrics)
     for m in metrics:  # a stopped trial keeps its learning curve
@@ -54,7 +54,7 @@ def test_optuna_sweep_with_asha_and_its_report(tmp_path: Path, monkeypatch: pyte
 
 def test_optuna_space_refuses_drawn_reduction_sizes(write_space) -> None:
     from sweep.errors import SpaceError
-    from sweep.space import load_space
+    from sweep.space_file import load_space
 
     with pytest.raises(SpaceError, match="optuna may only draw it with choice"):
         load_space(write_space("search: optuna\nparams: {reduction: pca, reduction_k: {randint: [10, 50]}}"))

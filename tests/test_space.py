@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from sweep.config import resolve
 from sweep.errors import SpaceError
-from sweep.space import Distribution, load_space, resolve
+from sweep.space import Distribution
+from sweep.space_file import load_space
 from tests.conftest import SPACES
 
 
@@ -21,9 +23,10 @@ def test_study_a_settings() -> None:
 
 
 def test_seeds_multiply_and_run_outermost(write_space) -> None:
-    space = load_space(write_space("seeds: [0, 1, 2]\nparams:\n  dropout: {grid: [0.0, 0.5]}\n"))
+    path = write_space("seeds: [0, 1, 2]\nparams:\n  dropout: {grid: [0.0, 0.5]}\n")
+    space = load_space(path)
     assert [(t.seed, t.dropout) for t in space.trials()] == [(0, 0.0), (0, 0.5), (1, 0.0), (1, 0.5), (2, 0.0), (2, 0.5)]
-    assert len(space.with_overrides(seeds=(7,)).trials()) == 2
+    assert len(load_space(path, seeds=(7,)).trials()) == 2
 
 
 @pytest.mark.parametrize("text, check", [

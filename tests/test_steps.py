@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sweep import data, steps
+from sweep.config import resolve
 from sweep.model import build_mlp, compile_mlp
-from sweep.space import resolve
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="the fused loop is JAX's")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.cli import main
+from cli import main
 from tests.conftest import SPACES
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_saved_model_reproduces_test_predictions(smoke_sweep: Path) -> None:
     import keras
 
     from sweep import data, reduce
-    from sweep.space import resolve
+    from sweep.config import resolve
 
     folder = next(p for p in (smoke_sweep / "trials").iterdir()
                   if json.loads((p / "params.json").read_text())["reduction"] == "pca")

@@ -74,7 +74,7 @@ def test_every_differing_parameter_separates_configurations(tmp_path: Path) -> N
 
 
 def test_repeated_configuration_and_seed_is_found_and_refused_by_the_report(hand_made: Path, capsys) -> None:
-    from sweep.cli import main
+    from cli import main
 
     _trial(hand_made, "a9", [128, 1], 0, 0.6)  # a0 again
     assert [t.trial_id for t in load_sweep(hand_made).repeated()] == ["a9"]
@@ -85,7 +85,7 @@ def test_repeated_configuration_and_seed_is_found_and_refused_by_the_report(hand
 
 def test_report_of_dot_names_the_sweep(hand_made: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(hand_made)
-    assert load_sweep(".").name == hand_made.name
+    assert load_sweep(".").files.name == hand_made.name
 
 
 def test_single_seed_has_no_spread() -> None:

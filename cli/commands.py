@@ -1,4 +1,4 @@
-"""`sweep run SPACE` and `sweep report SWEEP`: a thin layer over the library."""
+"""`sweep run SPACE` and `sweep report SWEEP`: a thin layer over both packages."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 
 from sweep.backend import BACKENDS, DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.runner import RunOptions, check_data
-from sweep.space import SCHEDULERS, SEARCHES, Space
+from sweep.folder import SweepFolder
+from sweep.runner import RunOptions, check_data, run_sweep
+from sweep.space import SCHEDULERS, SEARCHES, Distribution, Space
+from sweep.space_file import load_space
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # analysis (pandas, matplotlib) loads only when a command reaches it
     from analysis.results import Sweep
 
 
@@ -94,13 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sweep.runner import run_sweep
-    from sweep.space import load_space
-
     options = RunOptions(results=args.results, name=args.name, concurrency=args.concurrency,
                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                          address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
-    space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler).with_overrides(seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
+    space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler,
+                       seeds=args.seeds, params={"dataset": args.dataset, "max_epochs": args.max_epochs})
     if args.dry_run:
         check_data(space, options.data_dir)  # as a run would, before anything starts
         if space.search == "optuna":
@@ -137,15 +137,13 @@ def _run_with_report(space: Space, options: RunOptions) -> int:
 
 
 def _shown_param(value: object) -> object:
-    from sweep.space import Distribution
-
     return value.describe() if isinstance(value, Distribution) else value
 
 
 def _report(args: argparse.Namespace) -> int:
     from analysis.progress import Progress
     from analysis.report import ReportOptions, build_report
-    from analysis.results import load_sweep, sweep_ended
+    from analysis.results import load_sweep
 
     try:
         nodes = tuple((layer, int(node)) for layer, node in (item.split(":") for item in args.nodes.split(",") if item))
@@ -154,7 +152,7 @@ def _report(args: argparse.Namespace) -> int:
     options = ReportOptions(top=args.top, trials=tuple(t for t in args.trials.split(",") if t),
                             methods=tuple(m for m in args.methods.split(",") if m), subsample=args.subsample,
                             probe_rows=args.probe_rows, nodes=nodes, address=args.address, data_dir=args.data_dir)
-    follow = (lambda: sweep_ended(args.sweep)) if args.follow else None
+    follow = SweepFolder(args.sweep).ended if args.follow else None
     if follow:
         load_sweep(args.sweep)  # a wrong folder is an error now, not an endless wait
     report = build_report(args.sweep, options, progress=Progress(quiet=args.quiet), follow=follow)
@@ -184,9 +182,5 @@ def summary(sweep: Sweep) -> str:
     if sweep.faults():
         lines.append(f"{sweep.faults()} of {sweep.planned} trials did not complete; each failed trial's traceback "
                      f"is in trials/<id>/error.txt")
-    lines.append(f"results: {shown(sweep.folder)}")
+    lines.append(f"results: {shown(sweep.files.path)}")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

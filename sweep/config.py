@@ -1,0 +1,160 @@
+"""A trial's configuration: every parameter it reads, the rule each value must keep, and its names.
+
+`resolve(values)` turns one flat mapping of fixed values into a checked `TrialConfig`; each
+rule break is a `SpaceError` naming where the value came from, the parameter and what it allows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from sweep import data
+from sweep.errors import SpaceError
+
+REDUCTIONS = ("none", "pca", "rf")
+MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeding take 32 bits
+SHORTHAND = ("width", "depth", "bottleneck")  # resolved into `hidden`
+
+
+def _param(default: Any, kind: str, **rule: Any) -> Any:
+    return field(default=default, metadata={"kind": kind, **rule})
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """Everything one trial needs; `sweep.trainable` reads nothing else."""
+
+    dataset: str = _param("mnist", "str", choices=tuple(data.SOURCES))
+    hidden: tuple[int, ...] = _param((128,), "widths")  # hidden layer widths, input to output
+    dropout: float = _param(0.0, "float", low=0.0, below=1.0)  # after every hidden layer; 0 = none
+    activation: str = _param("relu", "str", choices=("relu", "tanh", "sigmoid", "elu", "gelu"))
+    optimizer: str = _param("rmsprop", "str", choices=("rmsprop", "adam", "sgd"))
+    learning_rate: float = _param(1e-3, "float", above=0.0)
+    batch_size: int = _param(32, "int", low=1, high=data.MAX_TRAIN_ROWS)  # a batch is at most the training set
+    max_epochs: int = _param(200, "int", low=1)
+    patience: int | None = _param(2, "int?", low=0)  # early stopping on val_accuracy; null = off
+    restore_best: bool = _param(False, "bool")  # keep the best epoch's weights (Keras' option)
+    validation: int = _param(5000, "int", low=1)  # last training rows held out, as Keras does
+    reduction: str = _param("none", "str", choices=REDUCTIONS)  # input reduction
+    reduction_k: int = _param(0, "int", low=0, high=data.PIXELS)  # PCA components or RF pixels
+    keep_train: int | None = _param(None, "int?", low=1)  # train rows whose activations are kept
+    activation_dtype: str = _param("float16", "str", choices=("float16", "float32"))
+    seed: int = _param(0, "int", low=0, high=MAX_SEED)
+    label: str = _param("", "str")  # a name for this configuration in tables
+    # Shorthand for `hidden`: `depth` layers of `width`, then a `bottleneck` layer if > 0.
+    width: int | None = _param(None, "int?", low=1)
+    depth: int | None = _param(None, "int?", low=1)
+    bottleneck: int | None = _param(None, "int?", low=0)
+
+    @property
+    def input_dim(self) -> int:
+        return data.PIXELS if self.reduction == "none" else self.reduction_k
+
+    @property
+    def classes(self) -> int:
+        """Units of the output layer: the data set's classes."""
+        return len(data.source(self.dataset).classes)
+
+    @property
+    def input_reduction(self) -> str:
+        """`none`, or the reduction and its size: `pca154`, `rf70`."""
+        return "none" if self.reduction == "none" else f"{self.reduction}{self.reduction_k}"
+
+    @property
+    def architecture(self) -> str:
+        """Layer widths input to output, `784-128-5-10`, with a reduced input named: `pca154-128-5-10`."""
+        inputs = str(data.PIXELS) if self.reduction == "none" else self.input_reduction
+        return "-".join(map(str, [inputs, *self.hidden, self.classes]))
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the hidden layers, input to output: `hidden_1`, `hidden_2`, ..."""
+        return [f"hidden_{i}" for i in range(1, len(self.hidden) + 1)]
+
+    def describe(self) -> str:
+        """A short text for a trial: `mnist pca154-128-5-10 dropout 0.5 seed 0`."""
+        drop = f" dropout {self.dropout:g}" if self.dropout else ""
+        return f"{self.dataset} {self.architecture}{drop} seed {self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in SHORTHAND}  # resolved into hidden
+        out["hidden"] = list(self.hidden)
+        return out
+
+
+FIELDS = {f.name: f for f in fields(TrialConfig)}
+
+
+def check_value(name: str, value: Any, where: str) -> Any:
+    """Validate one parameter value and return it normalised; `where` prefixes the error."""
+    check_known(name, where)
+    meta = FIELDS[name].metadata
+    kind = meta["kind"]
+    key = f"{where}: {name}"
+    if value is None:
+        if kind.endswith("?"):
+            return None
+        raise SpaceError(f"{key} must not be null")
+    if kind == "widths":
+        if not isinstance(value, (list, tuple)) or not value:
+            raise SpaceError(f"{key} must be a non-empty list of layer widths, got {value!r}")
+        return tuple(check_number(key, w, int, low=1) for w in value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise SpaceError(f"{key} must be a string, got {value!r}")
+        if "choices" in meta and value not in meta["choices"]:
+            raise SpaceError(f"{key} must be one of {', '.join(meta['choices'])}, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise SpaceError(f"{key} must be true or false, got {value!r}")
+        return value
+    return check_number(key, value, float if kind == "float" else int, **meta)
+
+
+def check_known(name: str, where: str) -> None:
+    if name not in FIELDS:
+        raise SpaceError(f"{where}: unknown parameter {name!r}; allowed: {', '.join(FIELDS)}")
+
+
+def check_number(key: str, value: Any, cast: type, low: float | None = None, high: float | None = None,
+                 above: float | None = None, below: float | None = None, **_: Any) -> Any:
+    """`value` as `cast` (int or float) within the bounds given; `key` names it in the error."""
+    ok_types = (int, float) if cast is float else (int,)
+    if isinstance(value, bool) or not isinstance(value, ok_types) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        raise SpaceError(f"{key} must be {'a number' if cast is float else 'an integer'}, got {value!r}")
+    for bound, fails, text in ((low, lambda b: value < b, ">="), (high, lambda b: value > b, "<="),
+                               (above, lambda b: value <= b, ">"), (below, lambda b: value >= b, "<")):
+        if bound is not None and fails(bound):
+            raise SpaceError(f"{key} must be {text} {bound:g}, got {value!r}" if isinstance(bound, float)
+                             else f"{key} must be {text} {bound}, got {value!r}")
+    return cast(value)
+
+
+def resolve(params: dict[str, Any], where: str = "config") -> TrialConfig:
+    """Turn one flat dict of fixed values into a checked `TrialConfig`."""
+    values = {name: check_value(name, value, where) for name, value in params.items()}
+    short = {k: values[k] for k in SHORTHAND if values.get(k) is not None}
+    if short:
+        if "hidden" in values:
+            raise SpaceError(f"{where}: give either hidden or {'/'.join(SHORTHAND)}, not both")
+        if "width" not in short:
+            raise SpaceError(f"{where}: depth and bottleneck need width")
+        for name in SHORTHAND:
+            values.pop(name, None)
+        values["hidden"] = (short["width"],) * short.get("depth", 1) + (
+            (short["bottleneck"],) if short.get("bottleneck") else ())
+    if values.get("reduction", "none") == "none":
+        values["reduction_k"] = 0  # so a space may cross reduction: {grid: [none, pca]} with reduction_k
+    config = TrialConfig(**values)
+    if config.reduction != "none" and config.reduction_k < 1:
+        raise SpaceError(f"{where}: reduction {config.reduction} needs reduction_k between 1 and {data.PIXELS}")
+    rows = data.source(config.dataset).train_rows
+    if config.validation >= rows:
+        raise SpaceError(f"{where}: validation must be < {rows}, the training rows of {config.dataset}; "
+                         f"got {config.validation}")
+    return config
+
