@@ -89,7 +89,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             ended = follow is None or follow()
             if not final_look and (ended or time.perf_counter() - looked >= POLL):
                 looked, final_look = time.perf_counter(), ended
-                now = _load(sweep_dir, follow is not None and not ended)
+                # Not following, the folder read before Ray started is the sweep as it stays.
+                now = first if follow is None else _load(sweep_dir, not ended)
                 if sweep is None and now:
                     progress.say(f"report: {len(now.completed())} completed of {len(now.trials)} trial folders "
                                  f"({now.planned} planned){'; following the sweep' if follow else ''}")

@@ -134,7 +134,8 @@ def load_sweep(folder: str | Path) -> Sweep:
     files = SweepFolder(Path(folder))
     if not files.is_sweep():
         raise SweepError(f"{files.path}: not a sweep folder (no sweep.json); pass results/<name>")
-    return Sweep(files=files, trials=tuple(Trial(t, files) for t in files.trials()), planned=files.read_record().get("planned", 0))
+    return Sweep(files=files, trials=tuple(Trial(t, files) for t in files.trials()),
+                 planned=files.read_record().get("planned", 0))
 
 
 @functools.lru_cache(maxsize=4096)

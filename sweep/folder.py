@@ -129,11 +129,10 @@ class SweepFolder:
     def _end(self, trial_id: str) -> Path:
         return self.ends / f"{trial_id}.json"
 
-    def record_end(self, trial_id: str, status: str, **fields: Any) -> None:
-        """The driver's word on a trial whose attempt ended without the trial saying so itself:
-        stopped by the scheduler, or its process died. It names the attempt it ends, so a later
-        attempt (a retry, a resumed sweep) is not taken for ended."""
-        attempt = self.trial(trial_id).read_metrics().get("attempt")
+    def record_end(self, trial_id: str, attempt: int | None, status: str, **fields: Any) -> None:
+        """The driver's word on a trial whose `attempt` ended without the trial saying so itself:
+        stopped by the scheduler, or its process died. Naming the attempt keeps a later one (a
+        retry, a resumed sweep) from being taken for ended."""
         write_json(self._end(trial_id), {**fields, "status": status, "attempt": attempt})
 
     def metrics(self, trial: TrialFolder) -> dict[str, Any]:

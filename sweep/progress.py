@@ -35,8 +35,9 @@ class Progress(tune.Callback):
             text = f"FAILED: {result.get('error', '')}"
         else:  # Ray ends a stopped trial's process at once
             text = f"stopped early by the scheduler after {result.get('epoch', '?')} epochs"
-            if self.folder.trial(trial.trial_id).read_metrics().get("status") == RUNNING:
-                self.folder.record_end(trial.trial_id, STOPPED, epochs=result.get("epoch"),
+            metrics = self.folder.trial(trial.trial_id).read_metrics()
+            if metrics.get("status") == RUNNING:
+                self.folder.record_end(trial.trial_id, metrics.get("attempt"), STOPPED, epochs=result.get("epoch"),
                                        val_accuracy=result.get("val_accuracy"))
         self._end(trial, text)
 
@@ -45,7 +46,7 @@ class Progress(tune.Callback):
         error = metrics.get("error")
         if metrics.get("status") != FAILED:  # its process died (killed, out of memory) on its last try
             error = f"the trial's process died (attempt {metrics.get('attempt', 1)})"
-            self.folder.record_end(trial.trial_id, FAILED, error=error)
+            self.folder.record_end(trial.trial_id, metrics.get("attempt"), FAILED, error=error)
         self._end(trial, f"FAILED: {error} (traceback, if any: trials/{trial.trial_id}/error.txt)")
 
     def _end(self, trial: Any, text: str) -> None:
