@@ -129,11 +129,12 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
     from sweep.runner import run_sweep
 
     ended, outcome = threading.Event(), {}
+    storage = run.storage(space)
 
     def report() -> None:
         try:
             outcome["summary"] = build_report(run.folder(space).path, options, progress=Progress(redraw=False),
-                                              follow=ended.is_set)
+                                              follow=storage.following(ended.is_set) if storage else ended.is_set)
         except Exception as exc:  # noqa: BLE001 - the sweep goes on; the report's failure is raised after it
             outcome["error"] = exc
 

@@ -14,6 +14,7 @@ from sweep.folder import SweepFolder
 from sweep.runner import RunOptions, check_data, run_sweep
 from sweep.space import SCHEDULERS, SEARCHES, Distribution, Space
 from sweep.space_file import load_space
+from sweep.storage import Storage, is_uri
 
 if TYPE_CHECKING:  # analysis (pandas, matplotlib) loads only when a command reaches it
     from analysis.results import Sweep
@@ -34,6 +35,11 @@ def _absolute(path: str) -> str:
     return str(Path(path).absolute())
 
 
+def _place(text: str) -> str:
+    """A folder (made absolute) or a URI on object storage (as given)."""
+    return text if is_uri(text) else _absolute(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweep", description="Sweep Keras MLPs on Ray Tune and report what their hidden layers learn.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("space", type=Path, help="YAML search space, e.g. search_spaces/study_a.yaml")
     run.add_argument("--dataset", help="override the space's dataset (mnist, fashion_mnist, mnist_small)")
     run.add_argument("--data-dir", type=_absolute, help="folder of IDX files (.gz or raw) or an .npz file")
-    run.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    run.add_argument("--results", type=_place, default="results",
+                     help="results root: a folder every node sees, or object storage like s3://bucket/prefix "
+                          "(credentials from the environment) (default: results)")
     run.add_argument("--name", help="sweep name (default: the space file's stem)")
     run.add_argument("--concurrency", type=int, help="trials at once (default: as many as CPUs allow)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -62,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                           "report/report.html up to date (default report settings)")
 
     report = sub.add_parser("report", help="analyse a sweep into report/report.html, report.md and tables/")
-    report.add_argument("sweep", type=Path, help="a sweep folder, e.g. results/study_a")
+    report.add_argument("sweep", type=_place, help="a sweep folder, e.g. results/study_a, or its URI, "
+                                                    "e.g. s3://bucket/prefix/study_a")
     report.add_argument("--top", type=int, default=3, help="trials shown in full, best first (default 3)")
     report.add_argument("--trials", default="", help="comma-separated trial ids shown in full as well")
     report.add_argument("--methods", default="pca,tsne,umap,trimap,pacmap", help="embedding methods drawn")
@@ -111,15 +120,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.report:
         return _run_with_report(space, options)
-    return _finish(run_sweep(space, options, log=_log))
+    return _finish(run_sweep(space, options, log=_log), options.location(space))
 
 
-def _finish(sweep_dir: Path) -> int:
+def _finish(sweep_dir: Path, location: str) -> int:
     """Print the sweep's summary; 0 when every planned trial completed (or a scheduler stopped it), else 1."""
     from analysis.results import load_sweep
 
     sweep = load_sweep(sweep_dir)
-    print(summary(sweep))
+    print(summary(sweep, location))
     return 1 if sweep.faults() else 0
 
 
@@ -131,8 +140,8 @@ def _run_with_report(space: Space, options: RunOptions) -> int:
     from analysis.report import ReportOptions, run_with_report
 
     sweep_dir, report = run_with_report(space, options, ReportOptions(data_dir=options.data_dir), log=_log)
-    code = _finish(sweep_dir)
-    print(shown(report.html))
+    code = _finish(sweep_dir, options.location(space))
+    print(_report_places(report.html, options.storage(space)))
     return 1 if report.failed else code
 
 
@@ -152,12 +161,30 @@ def _report(args: argparse.Namespace) -> int:
     options = ReportOptions(top=args.top, trials=tuple(t for t in args.trials.split(",") if t),
                             methods=tuple(m for m in args.methods.split(",") if m), subsample=args.subsample,
                             probe_rows=args.probe_rows, nodes=nodes, address=args.address, data_dir=args.data_dir)
-    follow = SweepFolder(args.sweep).ended if args.follow else None
+    progress = Progress(quiet=args.quiet)
+    storage = Storage(args.sweep) if is_uri(args.sweep) else None
+    folder = SweepFolder(Path(args.sweep))
+    if storage:  # read through this machine's mirror of the sweep
+        storage.check()
+        if not storage.exists():
+            raise SweepError(f"{args.sweep}: no sweep here (sweep.json missing); give the URI of a sweep, "
+                             f"<results>/<name>")
+        progress.say(f"fetching {args.sweep} into {storage.mirror.path}")
+        folder = storage.fetch()
+    follow = storage.following(folder.ended) if storage and args.follow else folder.ended if args.follow else None
     if follow:
-        load_sweep(args.sweep)  # a wrong folder is an error now, not an endless wait
-    report = build_report(args.sweep, options, progress=Progress(quiet=args.quiet), follow=follow)
-    print(shown(report.html))
+        load_sweep(folder.path)  # a wrong folder is an error now, not an endless wait
+    report = build_report(folder.path, options, progress=progress, follow=follow)
+    print(_report_places(report.html, storage))
     return 1 if report.failed else 0
+
+
+def _report_places(html: Path, storage: Storage | None) -> str:
+    """Where the report is; on object storage, pushed there beside the sweep as well."""
+    if storage is None:
+        return shown(html)
+    storage.push(storage.mirror.report)
+    return f"{shown(html)}\n{storage.uri}/{html.relative_to(storage.mirror.path).as_posix()}"
 
 
 def shown(path: Path) -> str:
@@ -168,7 +195,7 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def summary(sweep: Sweep) -> str:
+def summary(sweep: Sweep, location: str | None = None) -> str:
     """The trials sorted by test accuracy, as a plain-text table, what did not complete, and where the results are."""
     from analysis.results import finished
 
@@ -182,5 +209,5 @@ def summary(sweep: Sweep) -> str:
     if sweep.faults():
         lines.append(f"{sweep.faults()} of {sweep.planned} trials did not complete; each failed trial's traceback "
                      f"is in trials/<id>/error.txt")
-    lines.append(f"results: {shown(sweep.files.path)}")
+    lines.append(f"results: {location if location and is_uri(location) else shown(sweep.files.path)}")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ atomic on one file system), so a trial killed mid-write never leaves a half file
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -40,6 +41,12 @@ def write_json(path: Path, obj: Any) -> None:
 def write_npz(path: Path, **arrays: Any) -> None:
     with atomic(path) as tmp:
         np.savez(tmp, **arrays)
+
+
+def digest(path: Path) -> str:
+    """The BLAKE2b digest of a file: tells a whole copy from a torn or stale one."""
+    with open(path, "rb") as src:
+        return hashlib.file_digest(src, "blake2b").hexdigest()
 
 
 def _plain(value: Any) -> Any:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweep.artifacts import write_json, write_text
+from sweep.artifacts import digest, write_json, write_text
 from sweep.errors import SweepError
 
 RUNNING, COMPLETED, FAILED, STOPPED = "running", "completed", "failed", "stopped"
@@ -51,8 +51,8 @@ class _Entry:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __get__(self, folder: TrialFolder | SweepFolder, owner: type | None = None) -> Path:
-        return folder.path / self.name
+    def __get__(self, folder: TrialFolder | SweepFolder | None, owner: type | None = None) -> Any:
+        return self if folder is None else folder.path / self.name  # on the class: the entry, for its name
 
 
 def _entries(*names: str) -> tuple[_Entry, ...]:
@@ -77,6 +77,12 @@ class TrialFolder:
     def read_metrics(self) -> dict[str, Any]:
         """`metrics.json` as the trial last wrote it (`SweepFolder.metrics` adds the driver's word)."""
         return read_json(self.metrics)
+
+    def manifest(self) -> dict[str, str]:
+        """Every file of the trial but `metrics.json`, with its digest: a completed trial's metrics
+        list them, so that a copy (on object storage, `sweep.storage`) is known to be whole."""
+        return {p.name: digest(p) for p in sorted(self.path.iterdir())
+                if p.is_file() and p.name != self.metrics.name and not p.name.startswith(".")}
 
     def write_params(self, params: dict[str, Any]) -> None:
         write_json(self.params, params)
@@ -115,6 +121,10 @@ class SweepFolder:
         if not self.trials_dir.is_dir():
             return []
         return [t for t in map(self.trial, sorted(p.name for p in self.trials_dir.iterdir())) if t.params.is_file()]
+
+    def driver_files(self) -> tuple[Path, ...]:
+        """What the driver writes (on object storage, pushed from the mirror; `sweep.storage`)."""
+        return self.record, self.space, self.trial_list, self.optuna_db, self.ends
 
     def read_record(self) -> dict[str, Any]:
         return read_json(self.record)

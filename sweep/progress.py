@@ -10,18 +10,36 @@ from ray import tune
 
 from sweep.config import resolve
 from sweep.folder import COMPLETED, FAILED, RUNNING, STOPPED, SweepFolder
+from sweep.storage import Storage
 
 
 class Progress(tune.Callback):
     """Logs trials as they start and end, with the time left; records the end of trials whose own
-    process could not: stopped early by a scheduler, or dead on their last try."""
+    process could not: stopped early by a scheduler, or dead on their last try. On object storage
+    it pushes the driver's files whenever Tune saves the experiment's state, and at the end."""
 
-    def __init__(self, log: Callable[[str], None], total: int, folder: SweepFolder) -> None:
+    def __init__(self, log: Callable[[str], None], total: int, folder: SweepFolder, storage: Storage | None = None) -> None:
         self.log = log
         self.total = total
         self.folder = folder
+        self.storage = storage
         self.done = 0
         self.t0 = time.perf_counter()
+
+    def get_state(self) -> None:  # Tune asks while it saves the experiment's state
+        self._push()
+        return None
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._push()
+
+    def _push(self) -> None:
+        if self.storage:
+            self.storage.push(*self.folder.driver_files())
+
+    def _metrics(self, trial_id: str) -> dict[str, Any]:
+        """What the trial last saved of itself."""
+        return self.storage.trial_metrics(trial_id) if self.storage else self.folder.trial(trial_id).read_metrics()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.log(f"  start  {trial.trial_id}  {resolve(trial.config['trial'], trial.trial_id).describe()}")
@@ -35,14 +53,14 @@ class Progress(tune.Callback):
             text = f"FAILED: {result.get('error', '')}"
         else:  # Ray ends a stopped trial's process at once
             text = f"stopped early by the scheduler after {result.get('epoch', '?')} epochs"
-            metrics = self.folder.trial(trial.trial_id).read_metrics()
-            if metrics.get("status") == RUNNING:
+            metrics = self._metrics(trial.trial_id)
+            if metrics.get("status", RUNNING) == RUNNING:
                 self.folder.record_end(trial.trial_id, metrics.get("attempt"), STOPPED, epochs=result.get("epoch"),
                                        val_accuracy=result.get("val_accuracy"))
         self._end(trial, text)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        metrics = self.folder.trial(trial.trial_id).read_metrics()
+        metrics = self._metrics(trial.trial_id)
         error = metrics.get("error")
         if metrics.get("status") != FAILED:  # its process died (killed, out of memory) on its last try
             error = f"the trial's process died (attempt {metrics.get('attempt', 1)})"

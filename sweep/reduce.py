@@ -17,6 +17,7 @@ import numpy as np
 from sweep import data
 from sweep.artifacts import write_npz
 from sweep.config import TrialConfig
+from sweep.storage import Storage
 
 RF_TREES = 100
 # Each tree sees a quarter of the rows: 3.4x less work, and its top-70 MNIST pixels share 53 of 70
@@ -79,10 +80,14 @@ def load(path: Path) -> Reduction:
                          components=npz["components"], pixels=npz["pixels"], scores=npz["scores"])
 
 
-def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs: int = 1) -> Reduction | None:
+def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs: int = 1,
+           storage: Storage | None = None) -> Reduction | None:
     """The reduction `config` needs (None for raw pixels): read from `folder`, else fitted and saved there.
 
     A lock per reduction makes trials that share `folder` fit it once: the others wait, then read it.
+    With object `storage`, `folder` is this node's mirror of the sweep's reductions: a reduction
+    another node fitted is downloaded, one fitted here uploaded. (Two nodes that need the same
+    reduction at the same moment may both fit it; the fit is deterministic, so they agree.)
     """
     saved = path(config, folder)
     if saved is None:
@@ -90,7 +95,7 @@ def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs:
     folder.mkdir(parents=True, exist_ok=True)
     with open(saved.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if saved.is_file():
+        if saved.is_file() or storage is not None and storage.pull(saved):
             return load(saved)
         ds = data.load(config.dataset, data_dir)
         n = data.fit_rows(ds, config.validation)
@@ -98,4 +103,6 @@ def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs:
                   ds.y_train[:n], config.seed, jobs)
         write_npz(saved, method=red.method, k=red.k, mean=red.mean, components=red.components,
                   pixels=red.pixels, scores=red.scores)
+        if storage is not None:
+            storage.push(saved)
         return red

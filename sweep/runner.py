@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,13 +18,14 @@ from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
 from sweep.space import Space
+from sweep.storage import Storage, is_uri
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """How and where to run a space; the command line's options."""
 
-    results: Path = Path("results")  # the sweep lands in results/<name>/
+    results: str | Path = "results"  # the sweep lands in results/<name>/: a folder, or a URI (`sweep.storage`)
     name: str | None = None  # default: the space file's stem
     concurrency: int | None = None  # trials at once; default: as many as the CPUs allow
     cpus_per_trial: float = 1.0
@@ -43,8 +45,18 @@ class RunOptions:
             raise SweepError(f"--name must be a folder name without '/', got {self.name!r}; "
                              f"choose the parent folder with --results")
 
+    def location(self, space: Space) -> str:
+        """Where the sweep lives: its folder, or its URI on object storage."""
+        name = self.name or space.name
+        return f"{str(self.results).rstrip('/')}/{name}" if is_uri(self.results) else str(Path(self.results, name).absolute())
+
+    def storage(self, space: Space) -> Storage | None:
+        return Storage(self.location(space)) if is_uri(self.results) else None
+
     def folder(self, space: Space) -> SweepFolder:
-        return SweepFolder(Path(self.results) / (self.name or space.name))
+        """The sweep's folder; on object storage, this machine's mirror of it."""
+        storage = self.storage(space)
+        return storage.mirror if storage else SweepFolder(Path(self.location(space)))
 
 
 def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = print) -> Path:
@@ -52,11 +64,14 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
 
     Everything that can be checked is checked before the sweep folder is written: the folder,
     the data, the Ray cluster and whether a trial's resources fit on it."""
-    folder = options.folder(space)
-    if options.resume and not folder.is_sweep():
-        raise SweepError(f"{folder.path}: no sweep to resume here (sweep.json missing); drop --resume")
-    if not options.resume and folder.path.exists():
-        raise SweepError(f"{folder.path}: the sweep exists; pass --resume to continue it or --name to start another")
+    folder, storage, location = options.folder(space), options.storage(space), options.location(space)
+    if storage:
+        storage.check()
+    started = storage.exists() if storage else folder.is_sweep()
+    if options.resume and not started:
+        raise SweepError(f"{location}: no sweep to resume here (sweep.json missing); drop --resume")
+    if not options.resume and (started if storage else folder.path.exists()):
+        raise SweepError(f"{location}: the sweep exists; pass --resume to continue it or --name to start another")
     check_data(space, options.data_dir)
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
@@ -73,36 +88,48 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     with connected(options.address):
         if not (options.address or os.environ.get("RAY_ADDRESS")):  # a Ray of this machine's size
             _check_fits(options)
-        planned = _record(space, options, folder)
-        log(f"{planned} trials -> {options.results / folder.name}{' (resumed)' if options.resume else ''}")
+        planned = _record(space, options, folder, storage)
+        log(f"{planned} trials -> {location}{' (resumed)' if options.resume else ''}")
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, sweep_dir=str(folder.path), data_dir=options.data_dir,
-                                 backend=options.backend),
+            tune.with_parameters(train_trial, sweep=location, data_dir=options.data_dir, backend=options.backend),
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
-        if options.resume and folder.ray.is_dir():
-            run = tune.Tuner.restore(str(folder.ray), trainable, resume_errored=True)
+        ray_state = storage.ray_uri if storage else str(folder.ray)
+        if options.resume and tune.Tuner.can_restore(ray_state):
+            run = tune.Tuner.restore(ray_state, trainable, resume_errored=True)
         else:
-            run = tuner(space, trainable, folder, options.concurrency)
+            run = tuner(space, trainable, folder, options.concurrency, location)
         # Ray pickles callbacks with its state and restores them; give every start a fresh one.
-        run._local_tuner.get_run_config().callbacks = [Progress(log, planned, folder)]
+        run._local_tuner.get_run_config().callbacks = [Progress(log, planned, folder, storage)]
         run.fit()
     folder.write_record(folder.read_record() | {"ended": time.time()})  # for a report that follows the sweep
+    if storage:
+        storage.push(folder.record)
+        storage.fetch()
     return folder.path
 
 
-def _record(space: Space, options: RunOptions, folder: SweepFolder) -> int:
-    """Write a new sweep's folder (or reopen a resumed one's record); return the planned trial count."""
+def _record(space: Space, options: RunOptions, folder: SweepFolder, storage: Storage | None) -> int:
+    """Write a new sweep's folder (or reopen a resumed one's record); return the planned trial count.
+    On object storage, the driver's files are written to the mirror and pushed."""
     if options.resume:
+        if storage:
+            storage.pull(*folder.driver_files())
         record = folder.read_record()
         folder.write_record({k: v for k, v in record.items() if k != "ended"})
+        if storage:
+            storage.push(folder.record)
         return record["planned"]
     configs = space.trials() if space.search != "optuna" else []
     planned = len(configs) or space.num_samples
+    if storage:
+        shutil.rmtree(folder.path, ignore_errors=True)  # the mirror of an earlier sweep of this name
     folder.path.mkdir(parents=True)
     write_text(folder.space, space.path.read_text())
     folder.write_record({**asdict(options), "results": str(options.results), "space": str(space.path),
                          "search": space.search, "scheduler": space.scheduler, "planned": planned})
     write_text(folder.trial_list, "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
+    if storage:
+        storage.push(*folder.driver_files())
     return planned
 
 

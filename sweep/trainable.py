@@ -15,6 +15,7 @@ The trial's folder (`sweep.folder.TrialFolder`) holds, each written atomically:
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -29,16 +30,19 @@ from sweep.backend import cache_compiles, configure
 from sweep.config import TrialConfig, resolve
 from sweep.errors import TrainingDiverged
 from sweep.folder import COMPLETED, FAILED, RUNNING, SweepFolder, TrialFolder
+from sweep.storage import Storage, is_uri, read_json_at
 
 STEPS_PER_EXECUTION = 64  # batches per compiled call: at batch 32, per-step overhead dominates
 PREDICT_BATCH = 131_072  # rows per inference call: all of MNIST's 70,000 in one
 
 
-def train_trial(config: dict[str, Any], *, sweep_dir: str, data_dir: str | None = None, backend: str = "jax") -> None:
+def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = None, backend: str = "jax") -> None:
     """Ray Tune function trainable; `config["trial"]` holds the trial's configuration as plain data
-    (a grid's `TrialConfig.to_dict()`, or the values Optuna drew).
+    (a grid's `TrialConfig.to_dict()`, or the values Optuna drew). `sweep` is the sweep's folder,
+    shared by every node, or its URI on object storage (`sweep.storage`): there the trial writes
+    its files to Ray Tune's working directory for it, and every report uploads them as a checkpoint.
 
-    Idempotent: a trial whose folder already holds a completed run of the same configuration
+    Idempotent: a trial whose last saved state is a completed run of the same configuration
     (a resumed sweep whose state missed its end) reports that run instead of training again.
     """
     started = time.time()
@@ -48,14 +52,25 @@ def train_trial(config: dict[str, Any], *, sweep_dir: str, data_dir: str | None 
     trial_id = context.get_trial_id()
     cpus = context.get_trial_resources().required_resources.get("CPU", 1)
     configure(backend, threads=int(cpus))
-    sweep = SweepFolder(Path(sweep_dir))
+    storage = Storage(sweep) if is_uri(sweep) else None
+    home = storage.mirror if storage else SweepFolder(Path(sweep))  # this node's reductions and compile cache
     if backend == "jax":
-        cache_compiles(sweep.xla_cache)
+        cache_compiles(home.xla_cache)
     cfg = resolve(config["trial"], f"trial {trial_id}")
-    folder = sweep.trial(trial_id)
     params = {**cfg.to_dict(), "trial_id": trial_id, "trial_name": context.get_trial_name()}
-    previous = folder.read_metrics()
-    if previous.get("status") == COMPLETED and folder.read_params() == params:
+    if storage:
+        folder = TrialFolder(Path.cwd() / trial_id)
+        shutil.rmtree(folder.path, ignore_errors=True)  # a retry on this node starts clean
+        saved = _checkpointed(tune.get_checkpoint())
+    else:
+        folder = home.trial(trial_id)
+        saved = (folder.read_params(), folder.read_metrics())
+
+    def report(metrics: dict[str, Any]) -> None:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder.path) if storage else None)
+
+    previous = saved[1]
+    if previous.get("status") == COMPLETED and saved[0] == params:
         tune.report(previous)
         return
     folder.write_params(params)
@@ -63,21 +78,32 @@ def train_trial(config: dict[str, Any], *, sweep_dir: str, data_dir: str | None 
             "attempt": previous.get("attempt", 0) + 1, "trial_started": started}
     folder.write_metrics({**base, "status": RUNNING})
     try:
-        reduction = reduce.obtain(cfg, sweep.reductions, data_dir, jobs=max(1, int(cpus)))
-        metrics = run(cfg, folder, reduction, data_dir, report=tune.report)
+        reduction = reduce.obtain(cfg, home.reductions, data_dir, jobs=max(1, int(cpus)), storage=storage)
+        metrics = run(cfg, folder, reduction, data_dir, report=report)
     except TrainingDiverged as exc:  # deterministic: record it, no point in retrying
         failed = {**base, "status": FAILED, "error": str(exc)}
         folder.write_error(f"{exc}\n")
         folder.write_metrics(failed)
-        tune.report({**failed, "val_accuracy": float("nan")})  # Tune requires its metric in every result
+        report({**failed, "val_accuracy": float("nan")})  # Tune requires its metric in every result
         return
     except Exception as exc:  # recorded, then re-raised so Ray retries it up to max_failures
+        failed = {**base, "status": FAILED, "error": f"{type(exc).__name__}: {exc}"}
         folder.write_error(traceback.format_exc())
-        folder.write_metrics({**base, "status": FAILED, "error": f"{type(exc).__name__}: {exc}"})
+        folder.write_metrics(failed)
+        if storage:  # the error reaches the storage only with a report
+            report({**failed, "val_accuracy": float("nan")})
         raise
-    completed = {**base, **metrics, "status": COMPLETED, "trial_ended": time.time()}
-    folder.write_metrics(completed)
-    tune.report(completed)
+    folder.write_metrics({**base, **metrics, "status": COMPLETED, "trial_ended": time.time(),
+                          "artifacts": folder.manifest()})
+    report(folder.read_metrics())
+
+
+def _checkpointed(checkpoint: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The params and metrics a trial's last checkpoint on object storage holds (empty without one)."""
+    if checkpoint is None:
+        return {}, {}
+    return tuple(read_json_at(checkpoint.filesystem, f"{checkpoint.path}/{name}")  # type: ignore[return-value]
+                 for name in (TrialFolder.params.name, TrialFolder.metrics.name))
 
 
 def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | None = None,
