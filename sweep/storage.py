@@ -19,11 +19,12 @@ is refused, so none reach a log, the sweep's record or the report.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -171,30 +172,33 @@ class Storage:
 
     def fetch(self, skip: tuple[str, ...] = REPORT_SKIPS) -> SweepFolder:
         """Bring the mirror up to date for reading: the driver's files, the reductions, and each
-        trial's latest whole checkpoint as `trials/<id>/` (without the files named in `skip`).
-        One fetch at a time per mirror (a lock file): a report and a driver may share one."""
+        trial's latest whole checkpoint as `trials/<id>/` (without the files named in `skip`)."""
+        with self._fetching():
+            files = self._listing(self.root)
+            for rel, info in files.items():
+                if rel.split("/", 1)[0] not in (self.mirror.ray.name, self.mirror.trials_dir.name,
+                                                self.mirror.report.name, self.mirror.xla_cache.name):
+                    self._download(f"{self.root}/{rel}", self.mirror.path / rel, info)
+            for trial_id, numbered in _checkpoints(files).items():
+                self._take_latest(trial_id, numbered, skip)
+        return self.mirror
+
+    def fetch_trial(self, trial_id: str) -> TrialFolder | None:
+        """One trial's latest whole checkpoint, every file of it, in the mirror; None if it has none."""
+        with self._fetching():
+            numbered = _checkpoints(self._listing(f"{self.ray_root}/{trial_id}")).get(trial_id, {})
+            return self.mirror.trial(trial_id) if self._take_latest(trial_id, numbered, ()) else None
+
+    @contextlib.contextmanager
+    def _fetching(self) -> Iterator[None]:
+        """One fetch at a time per mirror (a lock file): a report, a driver and trials may share one."""
         self.mirror.path.mkdir(parents=True, exist_ok=True)
         with open(self.mirror.path / ".fetch.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            self._fetch(skip)
-        return self.mirror
+            yield
 
-    def _fetch(self, skip: tuple[str, ...]) -> None:
-        files = self._listing(self.root)
-        checkpoints: dict[str, dict[int, dict[str, Any]]] = {}
-        ray, trials = self.mirror.ray.name, self.mirror.trials_dir.name
-        for rel, info in files.items():
-            top, _, rest = rel.partition("/")
-            if top == ray:
-                parts = rest.split("/")
-                if len(parts) == 3 and (number := CHECKPOINT.match(parts[1])):
-                    checkpoints.setdefault(parts[0], {}).setdefault(int(number[1]), {})[parts[2]] = info
-            elif top not in (trials, self.mirror.report.name, self.mirror.xla_cache.name):
-                self._download(f"{self.root}/{rel}", self.mirror.path / rel, info)
-        for trial_id, numbered in checkpoints.items():
-            for number in sorted(numbered, reverse=True):
-                if self._take(trial_id, number, numbered[number], skip):
-                    break
+    def _take_latest(self, trial_id: str, numbered: dict[int, dict[str, Any]], skip: tuple[str, ...]) -> bool:
+        return any(self._take(trial_id, number, numbered[number], skip) for number in sorted(numbered, reverse=True))
 
     def _take(self, trial_id: str, number: int, files: dict[str, Any], skip: tuple[str, ...]) -> bool:
         """Make checkpoint `number` the mirror's `trials/<trial_id>/` if it is whole; whether it was.
@@ -242,14 +246,20 @@ class Storage:
 
     def trial_metrics(self, trial_id: str) -> dict[str, Any]:
         """The metrics of a trial's latest checkpoint on the storage ({} before its first report)."""
-        numbered = {}
-        for rel in self._listing(f"{self.ray_root}/{trial_id}"):
-            parts = rel.split("/")
-            if len(parts) == 4 and parts[3] == TrialFolder.metrics.name and (number := CHECKPOINT.match(parts[2])):
-                numbered[int(number[1])] = rel
+        numbered = _checkpoints(self._listing(f"{self.ray_root}/{trial_id}")).get(trial_id, {})
         if not numbered:
             return {}
-        return read_json_at(self.fs, f"{self.root}/{numbered[max(numbered)]}")
+        return read_json_at(self.fs, f"{self.ray_root}/{trial_id}/checkpoint_{max(numbered):06d}/{TrialFolder.metrics.name}")
+
+
+def _checkpoints(files: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
+    """trial id -> checkpoint number -> file name -> its info, from a listing of the sweep."""
+    found: dict[str, dict[int, dict[str, Any]]] = {}
+    for rel, info in files.items():
+        parts = rel.split("/")
+        if len(parts) == 4 and parts[0] == SweepFolder.ray.name and (number := CHECKPOINT.match(parts[2])):
+            found.setdefault(parts[1], {}).setdefault(int(number[1]), {})[parts[3]] = info
+    return found
 
 
 def read_json_at(fs: Any, key: str) -> dict[str, Any]:

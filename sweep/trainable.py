@@ -30,7 +30,7 @@ from sweep.backend import cache_compiles, configure
 from sweep.config import TrialConfig, resolve
 from sweep.errors import TrainingDiverged
 from sweep.folder import COMPLETED, FAILED, RUNNING, SweepFolder, TrialFolder
-from sweep.storage import Storage, is_uri, read_json_at
+from sweep.storage import Storage, is_uri
 
 STEPS_PER_EXECUTION = 64  # batches per compiled call: at batch 32, per-step overhead dominates
 PREDICT_BATCH = 131_072  # rows per inference call: all of MNIST's 70,000 in one
@@ -61,7 +61,8 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     if storage:
         folder = TrialFolder(Path.cwd() / trial_id)
         shutil.rmtree(folder.path, ignore_errors=True)  # a retry on this node starts clean
-        saved = _checkpointed(tune.get_checkpoint())
+        last = storage.fetch_trial(trial_id)  # its latest whole checkpoint, whether Tune's state knows it or not
+        saved = (last.read_params(), last.read_metrics()) if last else ({}, {})
     else:
         folder = home.trial(trial_id)
         saved = (folder.read_params(), folder.read_metrics())
@@ -96,14 +97,6 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     folder.write_metrics({**base, **metrics, "status": COMPLETED, "trial_ended": time.time(),
                           "artifacts": folder.manifest()})
     report(folder.read_metrics())
-
-
-def _checkpointed(checkpoint: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The params and metrics a trial's last checkpoint on object storage holds (empty without one)."""
-    if checkpoint is None:
-        return {}, {}
-    return tuple(read_json_at(checkpoint.filesystem, f"{checkpoint.path}/{name}")  # type: ignore[return-value]
-                 for name in (TrialFolder.params.name, TrialFolder.metrics.name))
 
 
 def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | None = None,

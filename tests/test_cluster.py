@@ -2,77 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.conftest import SPACES
+from tests.ray_cluster import cluster_of_two, token_env
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_node(ray: str, *args: str) -> subprocess.Popen:
-    """`ray start --block` in a session of its own: ending it ends the node's processes and no others."""
-    node = subprocess.Popen([ray, "start", "--block", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    lines = []
-    for line in node.stdout:  # ray prints this once the node runs, then blocks
-        lines.append(line)
-        if "Ray runtime started" in line:
-            threading.Thread(target=node.stdout.read, daemon=True).start()  # keep its pipe drained
-            return node
-    node.wait()
-    raise AssertionError("ray start failed:\n" + "".join(lines[-30:]))
-
-
-def _stop_node(node: subprocess.Popen) -> None:
-    node.terminate()  # ray start --block stops the processes it started, then exits
-    try:
-        node.wait(timeout=60)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(node.pid, signal.SIGKILL)  # whatever of its session is left
-
-
 @pytest.fixture
 def two_nodes(monkeypatch: pytest.MonkeyPatch):
-    """A head node and a second node, one CPU each, on loopback; only their processes are stopped afterwards."""
-    ray = shutil.which("ray")
-    assert ray, "the ray command comes with ray[tune]"
-    # Ray's token authentication: every process of the cluster and the driver share one token.
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")
-    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
-    temp = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths live under it; another cluster's files untouched
-    address = f"127.0.0.1:{_free_port()}"
-    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    nodes = []
-    try:
-        nodes.append(_start_node(ray, "--head", f"--port={address.split(':')[1]}", "--include-dashboard=false",
-                                 f"--temp-dir={temp}", *common))
-        nodes.append(_start_node(ray, f"--address={address}", *common))
+    for name, value in token_env().items():
+        monkeypatch.setenv(name, value)
+    with cluster_of_two() as address:
         yield address
-    finally:
-        for node in reversed(nodes):
-            _stop_node(node)
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_smoke_sweep_and_its_report_run_on_both_nodes(two_nodes: str, tmp_path: Path) -> None:

