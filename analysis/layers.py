@@ -27,6 +27,7 @@ import numpy as np
 from analysis import embed, probes
 from analysis.embed import Cache
 from sweep.folder import TrialFolder
+from sweep.storage import Storage
 
 RAW = "raw"
 PROBES = "probes"  # the task that fits UMAP and scores every probe
@@ -57,6 +58,7 @@ class LayerJob:
     seed: int = 0
     threads: int = 1  # the job's CPU share: every library's thread pool is sized to it
     trained: float | None = None  # when the trial's run ended: a retrained trial's layers are analysed afresh
+    sweep_uri: str | None = None  # a sweep on object storage: a node without the trial's files fetches them
 
     @property
     def flat(self) -> bool:
@@ -111,11 +113,14 @@ class LayerResult:
 
 
 @functools.lru_cache(maxsize=2)
-def load_rows(trial_folder: str, layer: str, dataset: str,
-              data_dir: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_rows(trial_folder: str, layer: str, dataset: str, data_dir: str | None,
+              sweep_uri: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(train, y_train, test, y_test) as float32 features for a layer; the last two read are kept,
     so the tasks of one layer that a worker runs in a row load it once."""
-    with np.load(TrialFolder(Path(trial_folder)).activations, allow_pickle=False) as acts:
+    folder = TrialFolder(Path(trial_folder))
+    if sweep_uri and not folder.activations.is_file():  # a node without the reporting machine's mirror
+        folder = Storage(sweep_uri).fetch_trial(folder.trial_id) or folder
+    with np.load(folder.activations, allow_pickle=False) as acts:
         y_train, y_test = acts["y_train"], acts["y_test"]
         if layer != RAW:
             return (acts[f"{layer}_train"].astype(np.float32), y_train,
@@ -157,7 +162,7 @@ def _numba_threads(n: int):
 def _run(job: LayerJob) -> LayerResult:
     cache = Cache(Path(job.cache_dir))
     result = LayerResult(job)
-    train, y_train, test, y_test = load_rows(job.trial_folder, job.layer, job.dataset, job.data_dir)
+    train, y_train, test, y_test = load_rows(job.trial_folder, job.layer, job.dataset, job.data_dir, job.sweep_uri)
     fit_idx = embed.stratified(y_train, job.probe_rows or len(y_train), job.seed)
     shown = fit_idx[embed.stratified(y_train[fit_idx], job.subsample, job.seed)]  # every method draws fitted rows
     (name, params), *rest = job.entries()

@@ -31,6 +31,7 @@ from sweep.errors import SweepError
 from sweep.folder import SweepFolder
 from sweep.runner import RunOptions
 from sweep.space import Space
+from sweep.storage import mirrored
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
@@ -202,7 +203,7 @@ def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
     fit), unless the layer is its own 2-D embedding."""
     selected = _selected(sweep, options)
     common = dict(subsample=options.subsample, probe_rows=options.probe_rows, data_dir=options.data_dir,
-                  seed=options.seed)
+                  seed=options.seed, sweep_uri=mirrored(sweep.files))
     raw: dict[str, tuple[Trial, bool]] = {}
     layers = []
     for trial in sweep.completed():

@@ -119,9 +119,6 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(config.to_dict()))
         return 0
     if args.report:
-        if options.address and options.storage(space):
-            raise SweepError("--report with --address and --results on object storage: the report's layer jobs read "
-                             "this machine's mirror of the sweep; run `sweep report URI` here once the sweep ends")
         return _run_with_report(space, options)
     return _finish(run_sweep(space, options, log=_log), options.location(space))
 
@@ -168,9 +165,6 @@ def _report(args: argparse.Namespace) -> int:
     storage = Storage(args.sweep) if is_uri(args.sweep) else None
     folder = SweepFolder(Path(args.sweep))
     if storage:  # read through this machine's mirror of the sweep
-        if args.address:
-            raise SweepError(f"--address: the layer jobs of a report read this machine's mirror of {args.sweep}; "
-                             f"drop --address to run them on a Ray started here")
         storage.check()
         if not storage.exists():
             raise SweepError(f"{args.sweep}: no sweep here (sweep.json missing); give the URI of a sweep, "

@@ -46,6 +46,12 @@ def is_uri(place: str | Path) -> bool:
     return "://" in str(place)
 
 
+def mirrored(folder: SweepFolder) -> str | None:
+    """The URI of the sweep `folder` mirrors; None for a sweep folder of its own."""
+    results = str(folder.read_record().get("results", ""))
+    return f"{results.rstrip('/')}/{folder.name}" if is_uri(results) else None
+
+
 def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mlp-sweep")
 

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import optuna
+import pandas as pd
 import pytest
 
+from analysis.results import load_sweep
 from cli import main
 from sweep.storage import CACHE_ENV, Storage
 from tests.conftest import SPACES
 from tests.ray_cluster import cluster_of_two, token_env
 from tests.s3_server import ACCESS, SECRET, s3_server
+from tests.test_search import SPACE as OPTUNA_SPACE
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +72,8 @@ def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from
     with cluster_of_two(worker_prefix=hide) as address:
         run = _cli("run", str(SPACES / "smoke.yaml"), "--results", uri, "--address", address)
         assert run.returncode == 0, run.stderr[-3000:]
-        report = _cli("report", f"{uri}/smoke", *REPORT)
+        # The report's layer jobs on the cluster too: the second node fetches the trials it analyses.
+        report = _cli("report", f"{uri}/smoke", "--address", address, *REPORT)
     assert report.returncode == 0, report.stderr[-3000:]
 
     objects = _objects(f"{uri}/smoke")
@@ -84,6 +90,8 @@ def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from
     assert {"sweep.json", "space.yaml", "trials.jsonl", "report/report.html"} <= objects.keys()
     assert sum(k.startswith("reductions/") for k in objects) == 2  # pca20 and rf50, fitted once each
     assert (mirror.report / "report.html").is_file() and len(mirror.trials()) == 4
+    jobs = pd.read_csv(mirror.report / "tables" / "layer_jobs.csv")
+    assert jobs.error.isna().all() and set(jobs.node) == {m["node"] for m in finals}
 
     # Credentials come from the environment and appear nowhere: output, bucket, mirror, report.
     assert SECRET not in run.stdout + run.stderr + report.stdout + report.stderr
@@ -121,6 +129,25 @@ experiments: [{label: a}, {label: b}, {label: c}]
     assert sorted(m["label"] for m in final.values()) == ["a", "b", "c"]
 
 
+def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str, tmp_path: Path) -> None:
+    space = tmp_path / "opt.yaml"
+    space.write_text(OPTUNA_SPACE)
+    assert main(["run", str(space), "--results", f"{s3}/optuna"]) == 0
+    objects = _objects(f"{s3}/optuna/opt")
+    study_file = tmp_path / "optuna.db"  # the bucket's copy, not the driver's
+    study_file.write_bytes(objects["optuna.db"])
+    study = optuna.load_study(study_name="opt", storage=f"sqlite:///{study_file}")
+    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 4
+
+    mirror = Storage(f"{s3}/optuna/opt").mirror
+    shutil.rmtree(mirror.path)  # a report on another machine
+    assert main(["report", f"{s3}/optuna/opt", *REPORT]) == 0
+    sweep = load_sweep(mirror.path)
+    assert len(sweep.trials) == 4 and {t.metrics["status"] for t in sweep.trials} <= {"completed", "stopped"}
+    assert all(t.files.history.is_file() for t in sweep.trials)  # a stopped trial keeps its learning curve
+    assert "<section id='optuna'>" in (mirror.report / "report.html").read_text()
+
+
 def test_a_half_uploaded_trial_is_never_taken_for_complete_and_a_second_fetch_downloads_nothing(s3: str) -> None:
     import pyarrow.fs
 
@@ -149,3 +176,15 @@ def test_credentials_in_the_uri_are_refused_before_anything_starts(capsys: pytes
     assert main(["run", str(SPACES / "smoke.yaml"), "--results", "s3://key:secret@bucket/prefix"]) == 2
     err = capsys.readouterr().err
     assert "credentials in the URI" in err and "secret" not in err.replace("SECRET_ACCESS_KEY", "")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", str(SPACES / "smoke.yaml"), "--results", "s3://no-such-bucket/prefix"], "bucket 'no-such-bucket' not found"),
+    (["run", str(SPACES / "smoke.yaml"), "--results", "{s3}/none", "--resume"], "no sweep to resume here"),
+    (["report", "{s3}/none/smoke"], "no sweep here"),
+])
+def test_bad_storage_input_is_one_line_and_exit_2(s3: str, args: list[str], says: str,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    assert main([a.format(s3=s3) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
