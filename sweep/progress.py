@@ -28,7 +28,6 @@ class Progress(tune.Callback):
 
     def get_state(self) -> None:  # Tune asks while it saves the experiment's state
         self._push()
-        return None
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._push()

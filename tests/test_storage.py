@@ -43,7 +43,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """The command line in a process of its own (Ray reads a cluster's token once per process)."""
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=600, **kwargs)
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=600, check=False,
+                          **kwargs)
 
 
 def _objects(uri: str) -> dict[str, bytes]:
