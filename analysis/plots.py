@@ -199,6 +199,20 @@ def plot_confusions(confusion: dict[str, np.ndarray], classes: list[str]) -> Fig
     return fig
 
 
+def plot_cka(matrices: dict[str, np.ndarray], names: list[str]) -> Figure:
+    """One heat map per CKA estimator (title -> square matrix over `names`), values written in."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.9), squeeze=False)
+    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+        ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+        for (i, j), v in np.ndenumerate(matrix):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black" if v > 0.6 else "white")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=45, ha="right")
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def plot_image_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, classes: list[str]) -> Figure:
     """A 5x5 grid of test images titled predicted/true; wrong predictions in red."""
     fig, axes = plt.subplots(5, 5, figsize=(6, 6.6))

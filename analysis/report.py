@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots, tables
-from analysis.embed import METHODS, TITLES, check_methods
+from analysis import cka, plots, tables
+from analysis.embed import METHODS, TITLES, check_methods, stratified
 from analysis.layers import PROBES, RAW, LayerJob, LayerResult
 from analysis.page import Page
 from analysis.progress import Progress, duration
@@ -248,9 +248,10 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     _probes(page, records, probes, trials)
     _reductions(page, sweep, options.data_dir)
     drawings = _drawings(results, options.methods)
+    similarity = []
     for trial in selected:
-        _trial_section(page, trial, drawings, options)
-    _write_tables(out / "tables", trials, configs, records, probes)
+        similarity += _trial_section(page, trial, drawings, options)
+    _write_tables(out / "tables", trials, configs, records, probes, similarity)
     return page.write()
 
 
@@ -369,7 +370,8 @@ def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
                         f"({red.scores.sum():.3f} with {red.k}).")
 
 
-def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOptions) -> None:
+def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOptions) -> list[dict]:
+    """The trial's section; returns its layer similarities (CKA) as table rows."""
     m = trial.metrics
     page.section(f"trial-{trial.trial_id}", f"Trial {trial.trial_id} {m.get('label', '')}".strip())
     page.text(f"{m['dataset']} {trial.config.architecture}"
@@ -385,11 +387,23 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     with trial.activations() as acts:
         pred, y_test = acts["pred_test"], acts["y_test"]
         layers = {name: acts[f"{name}_test"] for name in trial.hidden_layers}
+        shown_rows = stratified(y_test, options.subsample, options.seed)  # the same test rows for each
+        representations = {"raw pixels": ds.x_test[acts["index_test"][shown_rows]].reshape(len(shown_rows), -1),
+                           **{name: layer[shown_rows] for name, layer in layers.items()},
+                           "output": acts["proba_test"][shown_rows]}
         page.heading("Test images")
         page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[acts["index_test"][:25]], y_test[:25], pred[:25], classes),
                     "The first 25 test images, predicted / true; wrong ones in red.")
+    similarity = {title: cka.matrix(representations, debiased) for title, debiased in (("linear CKA", False),
+                                                                                      ("debiased", True))}
     chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
     nodes = plots.discriminative_nodes(layers, pred, chosen=chosen)
+    names = list(representations)
+    page.heading("Layer similarity (CKA)")
+    page.figure(f"{tid}_cka", plots.plot_cka(similarity, names),
+                f"Linear centered kernel alignment between raw pixels, each hidden layer and the output "
+                f"probabilities, on the same {len(shown_rows)} test rows: 1 for representations equal up to a rotation "
+                f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
     page.heading("Class-discriminative nodes")
     page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(layers, pred, nodes, classes),
                 "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test set.")
@@ -412,11 +426,16 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
         page.heading(f"Embeddings: {', '.join(TITLES[m] for m in methods)}")
         page.figure(f"{tid}_embeddings", plots.plot_embeddings(grid, labels, notes, classes, methods),
                     "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class.")
+    plain, debiased = similarity.values()
+    return [{"trial_id": tid, "label": m.get("label", ""), "architecture": trial.config.architecture, "seed": m["seed"],
+             "a": a, "b": b, "cka": plain[i, j], "cka_debiased": debiased[i, j], "rows": len(shown_rows)}
+            for i, a in enumerate(names) for j, b in enumerate(names) if i < j]
 
 
 def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict],
-                  probes: pd.DataFrame) -> None:
+                  probes: pd.DataFrame, similarity: list[dict]) -> None:
     write_text(folder / "trials.csv", trials.to_csv(index=False))
+    write_text(folder / "cka_within_trials.csv", pd.DataFrame(similarity).to_csv(index=False))
     write_text(folder / "configurations.csv", configs.to_csv(index=False))
     write_text(folder / "probes.csv", probes.to_csv(index=False))
     write_text(folder / "probes_long.csv", pd.DataFrame(records).to_csv(index=False))

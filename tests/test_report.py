@@ -50,6 +50,12 @@ def test_report_files_and_tables(reported) -> None:
     markdown = (out / "report.md").read_text()
     assert "## Probes per layer" in markdown and "figures/probes_by_layer.png" in markdown
     assert cold.computed > 0
+    # Each trial shown in full: CKA of raw pixels, every hidden layer and the output, pair by pair.
+    similarity = pd.read_csv(out / "tables" / "cka_within_trials.csv")
+    shown = pd.read_csv(out / "tables" / "trials.csv").set_index("trial_id").loc[similarity.trial_id.unique()]
+    pairs = sum(len(str(a).split("-")) * (len(str(a).split("-")) - 1) // 2 for a in shown.architecture)  # layers + 2
+    assert len(similarity) == pairs and similarity.cka.between(0, 1).all() and similarity.cka_debiased.le(1).all()
+    assert "Layer similarity (CKA)" in markdown
 
 
 def test_second_report_computes_nothing(reported) -> None:
