@@ -200,15 +200,17 @@ def plot_confusions(confusion: dict[str, np.ndarray], classes: list[str]) -> Fig
 
 
 def plot_cka(matrices: dict[str, np.ndarray], names: list[str]) -> Figure:
-    """One heat map per CKA estimator (title -> square matrix over `names`), values written in."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.9), squeeze=False)
+    """One heat map per CKA estimator (title -> square matrix over `names`), values written in where they fit."""
+    side = max(4.2, 0.3 * len(names) + 2.5)
+    fig, axes = plt.subplots(1, len(matrices), figsize=(side * len(matrices), side - 0.3), squeeze=False)
     for ax, (title, matrix) in zip(axes[0], matrices.items()):
-        ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
-        for (i, j), v in np.ndenumerate(matrix):
+        image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+        for (i, j), v in np.ndenumerate(matrix if len(names) <= 16 else np.empty((0, 0))):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black" if v > 0.6 else "white")
         ax.set_title(title, fontsize=9)
         ax.set_xticks(range(len(names)), names, fontsize=7, rotation=45, ha="right")
         ax.set_yticks(range(len(names)), names, fontsize=7)
+        fig.colorbar(image, ax=ax, shrink=0.7)
     fig.tight_layout()
     return fig
 

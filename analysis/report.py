@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import cka, plots, tables
+from analysis import cka, plots, similarity, tables
 from analysis.embed import METHODS, TITLES, check_methods, stratified
 from analysis.layers import PROBES, RAW, LayerJob, LayerResult
 from analysis.page import Page
@@ -246,12 +246,14 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     _optuna(page, sweep)
     probes = tables.probe_table(records)
     _probes(page, records, probes, trials)
+    similarities = similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
+    _similarity(page, similarities)
     _reductions(page, sweep, options.data_dir)
     drawings = _drawings(results, options.methods)
-    similarity = []
+    within = []
     for trial in selected:
-        similarity += _trial_section(page, trial, drawings, options)
-    _write_tables(out / "tables", trials, configs, records, probes, similarity)
+        within += _trial_section(page, trial, drawings, options)
+    _write_tables(out / "tables", trials, configs, records, probes, within, similarities)
     return page.write()
 
 
@@ -352,6 +354,24 @@ def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.Dat
                     "KNN (k=5) on the UMAP embedding, by layer: how separable the classes become with depth.")
 
 
+def _similarity(page: Page, similarities: list[similarity.Similarity]) -> None:
+    if not similarities:
+        return
+    page.section("similarity", "Layer similarity across the sweep (CKA)")
+    page.text(f"Linear centered kernel alignment between the hidden layers of every completed configuration (its "
+              f"lowest seed), on the same {similarity.ROWS} stratified test rows of its data set: 1 for representations "
+              f"equal up to a rotation and scale. Left the plain estimator, right the debiased one (no drift towards 1 "
+              f"for wide layers). Each trial shown in full below also compares its own layers with the raw pixels "
+              f"and its output.")
+    for found in similarities:
+        page.figure(f"cka_{found.dataset}", plots.plot_cka({"linear CKA": found.plain, "debiased": found.debiased},
+                                                           found.names),
+                    f"{found.dataset}: every hidden layer against every other, grouped by architecture.")
+        if len(found.seeds):
+            page.table(found.seeds.round(3), f"{found.dataset}: the same layer across seeds, linear CKA over every pair "
+                                             f"of seeds (mean and lowest): how stable the representation is.")
+
+
 def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
     saved = {path: t.config.dataset for t in sweep.trials
              if (path := reduce.path(t.config, sweep.files.reductions)) and path.is_file()}
@@ -433,9 +453,13 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
 
 
 def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict],
-                  probes: pd.DataFrame, similarity: list[dict]) -> None:
+                  probes: pd.DataFrame, within: list[dict], across: list[similarity.Similarity]) -> None:
     write_text(folder / "trials.csv", trials.to_csv(index=False))
-    write_text(folder / "cka_within_trials.csv", pd.DataFrame(similarity).to_csv(index=False))
+    write_text(folder / "cka_within_trials.csv", pd.DataFrame(within).to_csv(index=False))
+    if across:
+        write_text(folder / "cka_across_sweep.csv", pd.concat([s.pairs() for s in across]).to_csv(index=False))
+        write_text(folder / "cka_across_seeds.csv",
+                   pd.concat([s.seeds.assign(dataset=s.dataset) for s in across]).to_csv(index=False))
     write_text(folder / "configurations.csv", configs.to_csv(index=False))
     write_text(folder / "probes.csv", probes.to_csv(index=False))
     write_text(folder / "probes_long.csv", pd.DataFrame(records).to_csv(index=False))

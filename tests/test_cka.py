@@ -1,12 +1,19 @@
-"""Linear CKA, plain and debiased, against its definition on Gram matrices and its invariances."""
+"""Linear CKA, plain and debiased, against its definition on Gram matrices and its invariances;
+CKA across a sweep's configurations and seeds."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
 from analysis.cka import cka, matrix
+from analysis.results import load_sweep
+from analysis.similarity import across_sweep
+from sweep.folder import SweepFolder
 
 
 def _gram_cka(x: np.ndarray, y: np.ndarray, debiased: bool) -> float:
@@ -70,3 +77,25 @@ def test_matrix_is_symmetric_with_a_unit_diagonal(xy) -> None:
     m = matrix({"x": x, "y": y, "both": np.hstack([x, y])})
     assert m.shape == (3, 3) and np.allclose(m, m.T) and np.allclose(np.diag(m), 1)
     assert m[0, 1] == pytest.approx(cka(x, y))
+
+
+def test_across_the_sweep_every_layer_meets_every_other_and_seeds_meet_their_twin(smoke_sweep: Path,
+                                                                                   tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "smoke"
+    shutil.copytree(smoke_sweep, sweep_dir)
+    folder = SweepFolder(sweep_dir)
+    original = folder.trials()[0]
+    twin = folder.trial("twin")  # the same run filed as a second seed: its layers equal the first's
+    shutil.copytree(original.path, twin.path)
+    twin.write_params(original.read_params() | {"seed": 1, "trial_id": "twin"})
+    twin.write_metrics(original.read_metrics() | {"seed": 1, "trial_id": "twin"})
+
+    (found,) = across_sweep(load_sweep(sweep_dir), tmp_path / "cache")
+    assert len(found.names) == 6  # the hidden layers of the four configurations, one seed each
+    assert np.allclose(found.plain, found.plain.T) and np.allclose(np.diag(found.plain), 1)
+    assert len(found.pairs()) == 15
+    stable = found.seeds
+    assert len(stable) == len(original.read_params()["hidden"]) and (stable.seeds == 2).all()
+    assert np.allclose(stable["mean"], 1)
+    again = across_sweep(load_sweep(sweep_dir), tmp_path / "cache")[0]  # read back from the cache
+    assert again.names == found.names and np.array_equal(again.debiased, found.debiased)

@@ -55,7 +55,9 @@ def test_report_files_and_tables(reported) -> None:
     shown = pd.read_csv(out / "tables" / "trials.csv").set_index("trial_id").loc[similarity.trial_id.unique()]
     pairs = sum(len(str(a).split("-")) * (len(str(a).split("-")) - 1) // 2 for a in shown.architecture)  # layers + 2
     assert len(similarity) == pairs and similarity.cka.between(0, 1).all() and similarity.cka_debiased.le(1).all()
-    assert "Layer similarity (CKA)" in markdown
+    assert "Layer similarity (CKA)" in markdown and "## Layer similarity across the sweep (CKA)" in markdown
+    across = pd.read_csv(out / "tables" / "cka_across_sweep.csv")
+    assert len(across) == 6 * 5 // 2 and across.cka.between(0, 1).all()  # the four trials' six hidden layers
 
 
 def test_second_report_computes_nothing(reported) -> None:
