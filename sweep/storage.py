@@ -210,8 +210,8 @@ class Storage:
         """Make checkpoint `number` the mirror's `trials/<trial_id>/` if it is whole; whether it was.
 
         The checkpoint is staged beside the trial's folder (files the mirror holds already are
-        linked, not downloaded), checked, then renamed into place: readers of the mirror see the
-        old state or the new one."""
+        linked, not downloaded), checked, then renamed into place: a reader of the mirror never
+        sees a half-fetched trial."""
         if not {TrialFolder.params.name, TrialFolder.metrics.name} <= files.keys():
             return False
         folder = self.mirror.trial(trial_id)
