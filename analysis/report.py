@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import cka, plots, similarity, tables
-from analysis.embed import METHODS, TITLES, check_methods, stratified
+from analysis import plots, similarity, tables
+from analysis.embed import METHODS, TITLES, check_methods
 from analysis.layers import PROBES, RAW, LayerJob, LayerResult
 from analysis.page import Page
 from analysis.progress import Progress, duration
@@ -246,14 +246,12 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     _optuna(page, sweep)
     probes = tables.probe_table(records)
     _probes(page, records, probes, trials)
-    similarities = similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
-    _similarity(page, similarities)
+    across = similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
+    _similarity(page, across)
     _reductions(page, sweep, options.data_dir)
     drawings = _drawings(results, options.methods)
-    within = []
-    for trial in selected:
-        within += _trial_section(page, trial, drawings, options)
-    _write_tables(out / "tables", trials, configs, records, probes, within, similarities)
+    within = [_trial_section(page, trial, drawings, options, out / "cache" / "similarity") for trial in selected]
+    _write_tables(out / "tables", trials, configs, records, probes, within, across)
     return page.write()
 
 
@@ -354,8 +352,8 @@ def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.Dat
                     "KNN (k=5) on the UMAP embedding, by layer: how separable the classes become with depth.")
 
 
-def _similarity(page: Page, similarities: list[similarity.Similarity]) -> None:
-    if not similarities:
+def _similarity(page: Page, across: list[similarity.SweepSimilarity]) -> None:
+    if not across:
         return
     page.section("similarity", "Layer similarity across the sweep (CKA)")
     page.text(f"Linear centered kernel alignment between the hidden layers of every completed configuration (its "
@@ -363,9 +361,8 @@ def _similarity(page: Page, similarities: list[similarity.Similarity]) -> None:
               f"equal up to a rotation and scale. Left the plain estimator, right the debiased one (no drift towards 1 "
               f"for wide layers). Each trial shown in full below also compares its own layers with the raw pixels "
               f"and its output.")
-    for found in similarities:
-        page.figure(f"cka_{found.dataset}", plots.plot_cka({"linear CKA": found.plain, "debiased": found.debiased},
-                                                           found.names),
+    for found in across:
+        page.figure(f"cka_{found.dataset}", plots.plot_cka(found.layers.matrices(), found.layers.names),
                     f"{found.dataset}: every hidden layer against every other, grouped by architecture.")
         if len(found.seeds):
             page.table(found.seeds.round(3), f"{found.dataset}: the same layer across seeds, linear CKA over every pair "
@@ -390,7 +387,8 @@ def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
                         f"({red.scores.sum():.3f} with {red.k}).")
 
 
-def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOptions) -> list[dict]:
+def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOptions,
+                   similarity_cache: Path) -> pd.DataFrame:
     """The trial's section; returns its layer similarities (CKA) as table rows."""
     m = trial.metrics
     page.section(f"trial-{trial.trial_id}", f"Trial {trial.trial_id} {m.get('label', '')}".strip())
@@ -407,22 +405,16 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     with trial.activations() as acts:
         pred, y_test = acts["pred_test"], acts["y_test"]
         layers = {name: acts[f"{name}_test"] for name in trial.hidden_layers}
-        shown_rows = stratified(y_test, options.subsample, options.seed)  # the same test rows for each
-        representations = {"raw pixels": ds.x_test[acts["index_test"][shown_rows]].reshape(len(shown_rows), -1),
-                           **{name: layer[shown_rows] for name, layer in layers.items()},
-                           "output": acts["proba_test"][shown_rows]}
         page.heading("Test images")
         page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[acts["index_test"][:25]], y_test[:25], pred[:25], classes),
                     "The first 25 test images, predicted / true; wrong ones in red.")
-    similarity = {title: cka.matrix(representations, debiased) for title, debiased in (("linear CKA", False),
-                                                                                      ("debiased", True))}
+    own = similarity.within_trial(trial, ds.x_test, options.subsample, options.seed, similarity_cache)
     chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
     nodes = plots.discriminative_nodes(layers, pred, chosen=chosen)
-    names = list(representations)
     page.heading("Layer similarity (CKA)")
-    page.figure(f"{tid}_cka", plots.plot_cka(similarity, names),
+    page.figure(f"{tid}_cka", plots.plot_cka(own.matrices(), own.names),
                 f"Linear centered kernel alignment between raw pixels, each hidden layer and the output "
-                f"probabilities, on the same {len(shown_rows)} test rows: 1 for representations equal up to a rotation "
+                f"probabilities, on the same {own.rows} test rows: 1 for representations equal up to a rotation "
                 f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
     page.heading("Class-discriminative nodes")
     page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(layers, pred, nodes, classes),
@@ -446,18 +438,22 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
         page.heading(f"Embeddings: {', '.join(TITLES[m] for m in methods)}")
         page.figure(f"{tid}_embeddings", plots.plot_embeddings(grid, labels, notes, classes, methods),
                     "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class.")
-    plain, debiased = similarity.values()
-    return [{"trial_id": tid, "label": m.get("label", ""), "architecture": trial.config.architecture, "seed": m["seed"],
-             "a": a, "b": b, "cka": plain[i, j], "cka_debiased": debiased[i, j], "rows": len(shown_rows)}
-            for i, a in enumerate(names) for j, b in enumerate(names) if i < j]
+    return _labelled(own.pairs(), trial_id=tid, label=m.get("label", ""), architecture=trial.config.architecture,
+                     seed=m["seed"]).assign(rows=own.rows)
+
+
+def _labelled(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
+    """`frame` with constant columns in front."""
+    return pd.concat([pd.DataFrame(columns, index=frame.index), frame], axis=1)
 
 
 def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict],
-                  probes: pd.DataFrame, within: list[dict], across: list[similarity.Similarity]) -> None:
+                  probes: pd.DataFrame, within: list[pd.DataFrame], across: list[similarity.SweepSimilarity]) -> None:
     write_text(folder / "trials.csv", trials.to_csv(index=False))
-    write_text(folder / "cka_within_trials.csv", pd.DataFrame(within).to_csv(index=False))
+    write_text(folder / "cka_within_trials.csv", pd.concat(within).to_csv(index=False) if within else "")
     if across:
-        write_text(folder / "cka_across_sweep.csv", pd.concat([s.pairs() for s in across]).to_csv(index=False))
+        write_text(folder / "cka_across_sweep.csv",
+                   pd.concat([_labelled(s.layers.pairs(), dataset=s.dataset) for s in across]).to_csv(index=False))
         write_text(folder / "cka_across_seeds.csv",
                    pd.concat([s.seeds.assign(dataset=s.dataset) for s in across]).to_csv(index=False))
     write_text(folder / "configurations.csv", configs.to_csv(index=False))

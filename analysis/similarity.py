@@ -1,7 +1,8 @@
-"""Layer similarity across a sweep (linear CKA, `analysis.cka`): every hidden layer of every
-configuration against every other, and each layer against itself across seeds (how stable the
-representation a configuration learns is). All on the same stratified test rows of a data set,
-cached under the report's cache like the per-layer work."""
+"""Layer similarity (linear CKA, `analysis.cka`): within a trial, raw pixels, every hidden layer
+and the output against each other; across a sweep, every hidden layer of every configuration
+against every other, and each layer against itself across seeds (how stable the representation a
+configuration learns is). Always on the same stratified test rows, cached under the report's
+cache like the per-layer work."""
 
 from __future__ import annotations
 
@@ -18,29 +19,70 @@ from analysis import cka
 from analysis.embed import Cache, stratified
 from analysis.results import Sweep, Trial
 
-ROWS = 2_000  # test rows compared: every layer of a data set is read at these rows only
+ROWS = 2_000  # test rows compared across a sweep: every layer of a data set is read at these rows only
 SEED_COLUMNS = {"configuration": str, "layer": str, "seeds": int, "mean": float, "min": float}
 
 
 @dataclass(frozen=True)
 class Similarity:
-    """One data set's CKA: `names` (configuration and layer, grouped by architecture) and the
-    matrices over them, plain and debiased; `seeds`, one row per layer of a repeated configuration."""
+    """CKA, plain and debiased, of named representations of the same `rows` test rows."""
 
-    dataset: str
     names: list[str]
     plain: np.ndarray
     debiased: np.ndarray
-    seeds: pd.DataFrame
+    rows: int
+
+    @classmethod
+    def of(cls, representations: dict[str, np.ndarray]) -> Similarity:
+        return cls(list(representations), cka.matrix(representations), cka.matrix(representations, debiased=True),
+                   len(next(iter(representations.values()))))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Similarity:
+        return cls([str(n) for n in arrays["names"]], arrays["plain"], arrays["debiased"], int(arrays["rows"]))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"names": np.array(self.names, dtype=str), "plain": self.plain, "debiased": self.debiased,
+                "rows": np.array(self.rows)}
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        """The heat maps to draw, by title."""
+        return {"linear CKA": self.plain, "debiased": self.debiased}
 
     def pairs(self) -> pd.DataFrame:
         """The matrices as rows: a, b, cka, cka_debiased (each pair once)."""
         i, j = np.triu_indices(len(self.names), k=1)
-        return pd.DataFrame({"dataset": self.dataset, "a": np.array(self.names)[i], "b": np.array(self.names)[j],
-                             "cka": self.plain[i, j], "cka_debiased": self.debiased[i, j]})
+        names = np.array(self.names)
+        return pd.DataFrame({"a": names[i], "b": names[j], "cka": self.plain[i, j], "cka_debiased": self.debiased[i, j]})
 
 
-def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[Similarity]:
+@dataclass(frozen=True)
+class SweepSimilarity:
+    """One data set of a sweep: its configurations' hidden layers (grouped by architecture) and,
+    one row per layer of a repeated configuration, that layer across seeds."""
+
+    dataset: str
+    layers: Similarity
+    seeds: pd.DataFrame
+
+
+def within_trial(trial: Trial, x_test: np.ndarray, rows: int, seed: int, cache_dir: Path) -> Similarity:
+    """Raw pixels (`x_test`, the data set's test images), every hidden layer and the output
+    probabilities of `trial`, on about `rows` stratified test rows."""
+    params = {"trial": trial.trial_id, "trained": trial.metrics.get("trial_ended"), "rows": rows, "seed": seed}
+    return Similarity.from_arrays(Cache(cache_dir).get(f"cka-{trial.trial_id}", params,
+                                                       partial(_within, trial, x_test, rows, seed)))
+
+
+def _within(trial: Trial, x_test: np.ndarray, rows: int, seed: int) -> dict[str, np.ndarray]:
+    with trial.activations() as acts:
+        shown = stratified(acts["y_test"], rows, seed)
+        return Similarity.of({"raw pixels": x_test[acts["index_test"][shown]].reshape(len(shown), -1),
+                              **{layer: acts[f"{layer}_test"][shown] for layer in trial.hidden_layers},
+                              "output": acts["proba_test"][shown]}).arrays()
+
+
+def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[SweepSimilarity]:
     """Per data set: the CKA of every hidden layer of every completed configuration (its lowest
     seed) against every other, and of each layer across a configuration's seeds."""
     by_dataset: dict[str, dict[str, list[Trial]]] = defaultdict(lambda: defaultdict(list))
@@ -52,9 +94,9 @@ def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[Similarit
             continue
         params = {"trials": sorted((t.trial_id, t.metrics.get("trial_ended")) for ts in configurations.values() for t in ts),
                   "rows": ROWS, "seed": seed}
-        arrays = Cache(cache_dir).get(f"cka-{dataset}", params, partial(_compute, configurations, seed))
+        arrays = Cache(cache_dir).get(f"cka-{dataset}", params, partial(_across, configurations, seed))
         seeds = pd.DataFrame({column: arrays[f"seeds_{column}"] for column in SEED_COLUMNS})
-        out.append(Similarity(dataset, [str(n) for n in arrays["names"]], arrays["plain"], arrays["debiased"], seeds))
+        out.append(SweepSimilarity(dataset, Similarity.from_arrays(arrays), seeds))
     return out
 
 
@@ -63,7 +105,7 @@ def _configuration(trial: Trial) -> str:
     return f"{trial.config.architecture}{label}"
 
 
-def _compute(configurations: dict[str, list[Trial]], seed: int) -> dict[str, np.ndarray]:
+def _across(configurations: dict[str, list[Trial]], seed: int) -> dict[str, np.ndarray]:
     first = next(iter(configurations.values()))[0]
     with first.activations() as acts:
         rows = stratified(acts["y_test"], ROWS, seed)
@@ -78,8 +120,7 @@ def _compute(configurations: dict[str, list[Trial]], seed: int) -> dict[str, np.
                 seeds.append({"configuration": name, "layer": layer, "seeds": len(loaded),
                               "mean": float(np.mean(scores)), "min": float(np.min(scores))})
     table = pd.DataFrame(seeds, columns=list(SEED_COLUMNS))
-    return {"names": np.array(list(layers), dtype=str), "plain": cka.matrix(layers),
-            "debiased": cka.matrix(layers, debiased=True),
+    return {**Similarity.of(layers).arrays(),
             **{f"seeds_{column}": table[column].to_numpy(dtype=kind) for column, kind in SEED_COLUMNS.items()}}
 
 

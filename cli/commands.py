@@ -141,7 +141,7 @@ def _run_with_report(space: Space, options: RunOptions) -> int:
 
     sweep_dir, report = run_with_report(space, options, ReportOptions(data_dir=options.data_dir), log=_log)
     code = _finish(sweep_dir, options.location(space))
-    print(_report_places(report.html, options.storage(space)))
+    print(_publish(report.html, options.storage(space)))
     return 1 if report.failed else code
 
 
@@ -175,12 +175,12 @@ def _report(args: argparse.Namespace) -> int:
     if follow:
         load_sweep(folder.path)  # a wrong folder is an error now, not an endless wait
     report = build_report(folder.path, options, progress=progress, follow=follow)
-    print(_report_places(report.html, storage))
+    print(_publish(report.html, storage))
     return 1 if report.failed else 0
 
 
-def _report_places(html: Path, storage: Storage | None) -> str:
-    """Where the report is; on object storage, pushed there beside the sweep as well."""
+def _publish(html: Path, storage: Storage | None) -> str:
+    """On object storage, upload the report beside the sweep; where the report is, to print."""
     if storage is None:
         return shown(html)
     storage.push(storage.mirror.report)

@@ -18,7 +18,7 @@ from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
 from sweep.space import Space
-from sweep.storage import Storage, is_uri
+from sweep.storage import RECORDS_ONLY, Storage, is_uri
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     folder.write_record(folder.read_record() | {"ended": time.time()})  # for a report that follows the sweep
     if storage:
         storage.push(folder.record)
-        storage.fetch()
+        storage.fetch(skip=RECORDS_ONLY)  # what the summary reads; a report fetches the rest
     return folder.path
 
 

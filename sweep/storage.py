@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from sweep.folder import COMPLETED, SweepFolder, TrialFolder
 
 CACHE_ENV = "MLP_SWEEP_CACHE"
 CHECKPOINT = re.compile(r"checkpoint_(\d+)$")
-REPORT_SKIPS = ("model.keras",)  # a trial's files a report does not read
+REPORT_SKIPS = (TrialFolder.model.name,)  # a trial's files a report does not read
+RECORDS_ONLY = (*REPORT_SKIPS, TrialFolder.activations.name, TrialFolder.confusion.name)  # nor a sweep's summary
 SOURCE = ".checkpoint"  # in a mirrored trial folder: which checkpoint it holds
 
 
@@ -61,6 +62,9 @@ class Storage:
     """A sweep at `uri` (`<results>/<name>`) and this machine's mirror of it."""
 
     uri: str
+    # What this object uploaded, with each file's size and modification time then, and the folders it made.
+    _pushed: dict[Path, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    _made: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.uri)
@@ -124,18 +128,19 @@ class Storage:
         return self.fs.get_file_info(self._key(self.mirror.record)).type == pyarrow.fs.FileType.File
 
     def push(self, *paths: Path) -> None:
-        """Upload files or folders of the mirror to the same names on the storage."""
-        import pyarrow.fs
-
+        """Upload files of the mirror, or every file in its folders, to the same names on the
+        storage; a file this object uploaded before and that has not changed since is skipped."""
         for path in paths:
-            if path.is_dir():
-                pyarrow.fs.copy_files(str(path), self._key(path), destination_filesystem=self.fs)
-            elif path.is_file():
-                self._upload(path)
+            for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+                if file.is_file() and self._pushed.get(file) != (stamp := (file.stat().st_size, file.stat().st_mtime_ns)):
+                    self._upload(file)
+                    self._pushed[file] = stamp
 
     def _upload(self, path: Path) -> None:
         key = self._key(path)
-        self.fs.create_dir(key.rsplit("/", 1)[0])  # a local or mounted file system needs it; S3 does not mind
+        if (parent := key.rsplit("/", 1)[0]) not in self._made:
+            self.fs.create_dir(parent)  # a local or mounted file system needs it; S3 does not mind
+            self._made.add(parent)
         with self.fs.open_output_stream(key) as out, open(path, "rb") as src:
             shutil.copyfileobj(src, out, length=1 << 22)  # an object appears whole when its stream closes
 

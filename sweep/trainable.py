@@ -61,17 +61,15 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     if storage:
         folder = TrialFolder(Path.cwd() / trial_id)
         shutil.rmtree(folder.path, ignore_errors=True)  # a retry on this node starts clean
-        last = storage.fetch_trial(trial_id)  # its latest whole checkpoint, whether Tune's state knows it or not
-        saved = (last.read_params(), last.read_metrics()) if last else ({}, {})
+        last = storage.fetch_trial(trial_id) or folder  # its latest whole checkpoint, whether Tune's state knows it or not
     else:
-        folder = home.trial(trial_id)
-        saved = (folder.read_params(), folder.read_metrics())
+        folder = last = home.trial(trial_id)
 
     def report(metrics: dict[str, Any]) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder.path) if storage else None)
 
-    previous = saved[1]
-    if previous.get("status") == COMPLETED and saved[0] == params:
+    previous = last.read_metrics()
+    if previous.get("status") == COMPLETED and last.read_params() == params:
         tune.report(previous)
         return
     folder.write_params(params)
@@ -94,9 +92,9 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
         if storage:  # the error reaches the storage only with a report
             report({**failed, "val_accuracy": float("nan")})
         raise
-    folder.write_metrics({**base, **metrics, "status": COMPLETED, "trial_ended": time.time(),
-                          "artifacts": folder.manifest()})
-    report(folder.read_metrics())
+    completed = {**base, **metrics, "status": COMPLETED, "trial_ended": time.time(), "artifacts": folder.manifest()}
+    folder.write_metrics(completed)
+    report(completed)
 
 
 def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | None = None,

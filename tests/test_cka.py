@@ -91,11 +91,11 @@ def test_across_the_sweep_every_layer_meets_every_other_and_seeds_meet_their_twi
     twin.write_metrics(original.read_metrics() | {"seed": 1, "trial_id": "twin"})
 
     (found,) = across_sweep(load_sweep(sweep_dir), tmp_path / "cache")
-    assert len(found.names) == 6  # the hidden layers of the four configurations, one seed each
-    assert np.allclose(found.plain, found.plain.T) and np.allclose(np.diag(found.plain), 1)
-    assert len(found.pairs()) == 15
+    assert len(found.layers.names) == 6  # the hidden layers of the four configurations, one seed each
+    assert np.allclose(found.layers.plain, found.layers.plain.T) and np.allclose(np.diag(found.layers.plain), 1)
+    assert len(found.layers.pairs()) == 15
     stable = found.seeds
     assert len(stable) == len(original.read_params()["hidden"]) and (stable.seeds == 2).all()
     assert np.allclose(stable["mean"], 1)
     again = across_sweep(load_sweep(sweep_dir), tmp_path / "cache")[0]  # read back from the cache
-    assert again.names == found.names and np.array_equal(again.debiased, found.debiased)
+    assert again.layers.names == found.layers.names and np.array_equal(again.layers.debiased, found.layers.debiased)
