@@ -102,11 +102,13 @@ def stratified(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def pca_variance(x: np.ndarray, k: int = 3) -> np.ndarray:
-    """Explained variance ratio of the first `k` principal components."""
+def pca(x: np.ndarray, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`x` on its first `k` principal components (zeros past its rank), and their explained variance ratios."""
     from sklearn.decomposition import PCA
 
-    return PCA(min(k, *x.shape)).fit(x).explained_variance_ratio_
+    model = PCA(min(k, *x.shape), random_state=seed)
+    coords = model.fit_transform(x)
+    return np.pad(coords, ((0, 0), (0, k - coords.shape[1]))), model.explained_variance_ratio_
 
 
 @dataclass

@@ -94,6 +94,12 @@ class LayerJob:
         extra = [(f"{self.layer}-pca-variance", shown)] if self.task == "pca" else []
         return [(f"{self.layer}-{self.task}", shown), *extra]
 
+    def rows(self, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fitted, drawn): the train rows UMAP and the probes fit on, and the rows every method draws
+        (a stratified subset of the fitted ones), as sorted positions in the layer's train rows."""
+        fitted = embed.stratified(y_train, self.probe_rows or len(y_train), self.seed)
+        return fitted, fitted[embed.stratified(y_train[fitted], self.subsample, self.seed)]
+
     def cached(self) -> bool:
         cache = Cache(Path(self.cache_dir))
         return all(cache.path(name, params).is_file() for name, params in self.entries())
@@ -163,8 +169,7 @@ def _run(job: LayerJob) -> LayerResult:
     cache = Cache(Path(job.cache_dir))
     result = LayerResult(job)
     train, y_train, test, y_test = load_rows(job.trial_folder, job.layer, job.dataset, job.data_dir, job.sweep_uri)
-    fit_idx = embed.stratified(y_train, job.probe_rows or len(y_train), job.seed)
-    shown = fit_idx[embed.stratified(y_train[fit_idx], job.subsample, job.seed)]  # every method draws fitted rows
+    fit_idx, shown = job.rows(y_train)
     (name, params), *rest = job.entries()
     if job.task == PROBES and job.flat:
         scores = cache.get(name, params, lambda: _flat_scores(train[fit_idx], y_train[fit_idx], test, y_test, job.seed))
@@ -183,7 +188,7 @@ def _run(job: LayerJob) -> LayerResult:
         result.coords[job.task], result.labels[job.task] = coords, y_train[shown]
         result.notes[job.task] = f"{len(shown)} rows"
         if job.task == "pca":
-            ratio = cache.get(*rest[0], lambda: {"ratio": embed.pca_variance(train[shown])})["ratio"]
+            ratio = cache.get(*rest[0], lambda: {"ratio": embed.pca(train[shown])[1]})["ratio"]
             result.notes["pca"] += f"; variance {', '.join(f'{r:.2f}' for r in ratio)}"
     result.computed = cache.misses
     return result

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.interactive import Live
 from sweep.artifacts import write_text
 
 STYLE = """
@@ -24,13 +25,30 @@ img{max-width:100%} .wide{overflow-x:auto} table{border-collapse:collapse;font-s
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right} th{background:#f3f3f3;cursor:pointer}
 td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
 details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
+.filter{font-size:.8em;margin:.3em 0;padding:.15em .3em;width:18em} .filter-count{font-size:.8em;color:#555;margin-left:.5em}
+.explorer-bar{font-size:.85em;display:flex;gap:1.5em;align-items:center} .explorer-status{color:#555}
+.explorer-tip{position:fixed;z-index:10;display:flex;gap:.5em;align-items:center;background:#fff;border:1px solid #999;
+ padding:.3em;font-size:.8em;pointer-events:none;box-shadow:0 1px 4px #0003} .explorer-tip[hidden]{display:none}
+.explorer-tip .digit{width:56px;height:56px;image-rendering:pixelated;background-color:#000}
 """
 
-# Click a header to sort its table; numbers sort as numbers ("97.31 ± 0.12" by 97.31).
+# Click a header to sort its table; numbers sort as numbers ("97.31 ± 0.12" by 97.31). Type in the
+# box above a table to keep the rows that contain every word typed.
 SCRIPT = """
-document.querySelectorAll('table.sortable th').forEach((th, col) => th.addEventListener('click', () => {
+document.querySelectorAll('table.sortable').forEach(table => {
+  const box = document.createElement('input'), count = document.createElement('span'), rows = [...table.tBodies[0].rows];
+  Object.assign(box, {type: 'search', className: 'filter', placeholder: 'filter rows: words to match'});
+  count.className = 'filter-count';
+  box.addEventListener('input', () => {
+    const words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    const shown = rows.filter(r => { const t = r.textContent.toLowerCase(); r.hidden = !words.every(w => t.includes(w)); return !r.hidden; });
+    count.textContent = words.length ? `${shown.length} of ${rows.length} rows` : '';
+  });
+  table.parentElement.before(box, count);
+});
+document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener('click', () => {
   const body = th.closest('table').tBodies[0];
-  const key = r => { const t = r.cells[col].textContent.trim(); const v = parseFloat(t); return isNaN(v) ? t : v; };
+  const key = r => { const t = r.cells[th.cellIndex].textContent.trim(); const v = parseFloat(t); return isNaN(v) ? t : v; };
   const dir = th.dataset.dir === 'asc' ? -1 : 1; th.dataset.dir = dir === 1 ? 'asc' : 'desc';
   [...body.rows].sort((a, b) => { const x = key(a), y = key(b);
     return (typeof x === typeof y ? (x > y) - (x < y) : String(x).localeCompare(String(y))) * dir; })
@@ -46,6 +64,7 @@ class Page:
     folder: Path  # the report folder; figures go to folder/figures
     sections: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # id, title, html, md
     refresh: int | None = None  # seconds after which a browser reloads the page (a report still growing)
+    assets: dict[str, str] = field(default_factory=dict)  # scripts and styles the interactive figures share, by name
 
     def section(self, anchor: str, title: str) -> None:
         self.sections.append((anchor, title, [], []))
@@ -70,7 +89,8 @@ class Page:
                                     + f"<div class='wide'>{table_html}</div>")
         self.sections[-1][3].append((f"{_md(caption)}\n\n" if caption else "") + _markdown_table(shown) + "\n")
 
-    def figure(self, name: str, fig: Figure, caption: str) -> None:
+    def figure(self, name: str, fig: Figure, caption: str, live: Live | None = None) -> None:
+        """`fig` as a PNG file and in the Markdown; in the HTML too, unless an interactive `live` twin replaces it."""
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         plt.close(fig)
@@ -78,9 +98,12 @@ class Page:
         path = self.folder / "figures" / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
-        data = base64.b64encode(png).decode()
-        self.sections[-1][2].append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-                                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        if live:
+            self.assets |= live.assets
+            shown = live.html
+        else:
+            shown = f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+        self.sections[-1][2].append(f"<figure>{shown}<figcaption>{html.escape(caption)}</figcaption></figure>")
         self.sections[-1][3].append(f"![{_md(caption)}](figures/{name}.png)\n")
 
     def write(self) -> tuple[Path, Path]:
@@ -89,7 +112,7 @@ class Page:
                          for a, t, parts, _ in self.sections)
         refresh = f"<meta http-equiv='refresh' content='{self.refresh}'>" if self.refresh else ""
         page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{refresh}<title>{html.escape(self.title)}</title>"
-                f"<style>{STYLE}</style></head><body><h1>{html.escape(self.title)}</h1><nav>{nav}</nav>\n{body}\n"
+                f"<style>{STYLE}</style>{''.join(self.assets.values())}</head><body><h1>{html.escape(self.title)}</h1><nav>{nav}</nav>\n{body}\n"
                 f"<script>{SCRIPT}</script></body></html>\n")
         markdown = f"# {_md(self.title)}\n\n" + "\n".join(f"## {_md(t)}\n\n" + "\n".join(md) for _, t, _, md in self.sections)
         write_text(self.folder / "report.html", page)

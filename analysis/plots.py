@@ -14,12 +14,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
 
 from analysis.embed import TITLES  # noqa: E402
 from analysis.results import finished  # noqa: E402
 
 CMAP = "tab10"
+TAB10 = [to_hex(c) for c in plt.get_cmap(CMAP).colors]  # the class colours, for the browser too
 
 
 def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray, classes: int) -> None:
@@ -68,6 +70,26 @@ def plot_accuracy_vs(configs: pd.DataFrame, column: str, log: bool = False) -> F
     return fig
 
 
+def plot_accuracy_vs_width(series: pd.DataFrame) -> Figure:
+    """Per family of configurations (`tables.last_width_series`): mean test accuracy against the
+    width of the last hidden layer as a line, ± std over seeds as a band, each seed as a dot."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for colour, (family, group) in zip(TAB10 * 3, series.groupby("family", sort=False)):
+        stats = group.groupby("width").test_accuracy.agg(["mean", "std"]).fillna(0.0)
+        ax.plot(stats.index, 100 * stats["mean"], marker="o", color=colour, label=family)
+        ax.fill_between(stats.index, 100 * (stats["mean"] - stats["std"]), 100 * (stats["mean"] + stats["std"]),
+                        color=colour, alpha=0.2, linewidth=0)
+        ax.scatter(group.width, 100 * group.test_accuracy, s=10, color=colour, alpha=0.6, linewidths=0)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel("width of the last hidden layer (units)")
+    ax.set_ylabel("test accuracy %")
+    ax.legend(fontsize=8, title="w: the width varied", title_fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def parallel_info(trials: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[tuple[float, str]]]]:
     """Each hyperparameter, and test accuracy as the last axis, scaled to [0, 1] (categories by
     rank); and per axis the (position, text) of the values to label it with."""
@@ -100,8 +122,7 @@ def plot_parallel(info: pd.DataFrame, ticks: dict[str, list[tuple[float, str]]])
     axes = list(info)
     fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(axes)), 4.2))
     acc = info.test_accuracy
-    q1, q3 = acc.quantile([0.25, 0.75])
-    low = max(acc.min(), q1 - 1.5 * (q3 - q1))
+    low = accuracy_floor(acc)
     norm = plt.Normalize(low, max(acc.max(), low + 1e-9), clip=True)
     cmap = plt.get_cmap("viridis")
     for i in acc.sort_values().index:  # the best drawn last, on top
@@ -118,6 +139,12 @@ def plot_parallel(info: pd.DataFrame, ticks: dict[str, list[tuple[float, str]]])
                  extend="min" if low > acc.min() else "neither")
     fig.tight_layout()
     return fig
+
+
+def accuracy_floor(accuracy: pd.Series) -> float:
+    """Where a colour scale of accuracies starts: the lower whisker (Q1 - 1.5 IQR), or the lowest."""
+    q1, q3 = accuracy.quantile([0.25, 0.75])
+    return float(max(accuracy.min(), q1 - 1.5 * (q3 - q1)))
 
 
 def plot_importance(scores: pd.Series, xlabel: str) -> Figure:
@@ -215,6 +242,56 @@ def plot_cka(matrices: dict[str, np.ndarray], names: list[str]) -> Figure:
     return fig
 
 
+def plot_probabilities(image: np.ndarray, proba: np.ndarray, true: int, classes: list[str], row: int) -> Figure:
+    """One test image and the probability the trial gives each class; the true class in green,
+    a wrong prediction in red."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 2.6), width_ratios=[1, 3])
+    left.imshow(image, cmap="gray_r")
+    left.set_title(f"test image {row}: {classes[true]}", fontsize=8)
+    left.axis("off")
+    predicted = int(np.argmax(proba))
+    colours = ["#2ca02c" if c == true else "#d62728" if c == predicted else "#4c72b0" for c in range(len(classes))]
+    right.bar(range(len(classes)), proba, color=colours)
+    right.set_xticks(range(len(classes)), classes, fontsize=7, rotation=45 if max(map(len, classes)) > 2 else 0)
+    right.set_ylim(0, 1)
+    right.set_ylabel("probability", fontsize=8)
+    right.set_title(f"predicted {classes[predicted]} ({proba[predicted]:.3f})", fontsize=8)
+    right.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pca_3d(points: dict[str, tuple[np.ndarray, np.ndarray]], labels: np.ndarray, classes: list[str]) -> Figure:
+    """Each representation's first three principal components (name -> (coords [n, 3], variance
+    ratios)) as a 3-D scatter coloured by class."""
+    fig = plt.figure(figsize=(3.6 * len(points), 3.9))
+    for k, (name, (coords, ratio)) in enumerate(points.items()):
+        ax = fig.add_subplot(1, len(points), k + 1, projection="3d")
+        ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=labels, cmap=CMAP, vmin=-0.5, vmax=len(classes) - 0.5,
+                   s=1.5, alpha=0.6, linewidths=0)
+        ax.set_title(f"{name}\nvariance {', '.join(f'{r:.2f}' for r in ratio)}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_zticks([])
+    _legend(fig, classes)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_pixel_pair(values: np.ndarray, labels: np.ndarray, classes: list[str], names: list[str], seed: int = 0) -> Figure:
+    """Two pixels' values [n, 2] against each other, coloured by class, jittered by up to 4 grey
+    levels so that the many equal values (most often 0) do not hide each other."""
+    jitter = np.random.default_rng(seed).uniform(-4, 4, values.shape)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.scatter(*(values + jitter).T, c=labels, cmap=CMAP, vmin=-0.5, vmax=len(classes) - 0.5, s=4, alpha=0.5,
+               linewidths=0)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    _legend(fig, classes)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
 def plot_image_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, classes: list[str]) -> Figure:
     """A 5x5 grid of test images titled predicted/true; wrong predictions in red."""
     fig, axes = plt.subplots(5, 5, figsize=(6, 6.6))
@@ -231,16 +308,32 @@ def discriminative_nodes(layers: dict[str, np.ndarray], pred: np.ndarray, per_la
                          chosen: dict[str, list[int]] | None = None) -> list[tuple[str, int, float]]:
     """The nodes whose activations best separate the predicted classes (largest ANOVA F),
     or the `chosen` ones: (layer, node, F) records."""
-    from sklearn.feature_selection import f_classif
-
     records = []
     for name, acts in layers.items():
-        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # constant (dead) nodes have no F statistic
-            f = np.nan_to_num(f_classif(acts.astype(np.float32), pred)[0])
+        f = _anova_f(acts, pred)
         nodes = (chosen or {}).get(name) or list(np.argsort(f)[::-1][:per_layer])
         records += [(name, int(n), float(f[n])) for n in nodes]
     return records
+
+
+def pixel_pair(pixels: np.ndarray, labels: np.ndarray) -> list[int]:
+    """The pixel that best separates the classes (largest ANOVA F), and the best beside it: the
+    largest F discounted by the squared correlation with the first (not its neighbour, which says the same)."""
+    f = _anova_f(pixels, labels)
+    first = int(np.argmax(f))
+    centred = pixels - pixels.mean(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.nan_to_num(centred.T @ centred[:, first] / np.sqrt((centred**2).sum(0) * (centred[:, first] ** 2).sum()))
+    return [first, int(np.argmax(f * (1 - r**2)))]
+
+
+def _anova_f(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each column's ANOVA F statistic between the classes; 0 for constant (dead) columns."""
+    from sklearn.feature_selection import f_classif
+
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.nan_to_num(f_classif(x.astype(np.float32), labels)[0])
 
 
 def plot_node_boxes(layers: dict[str, np.ndarray], pred: np.ndarray, nodes: list[tuple[str, int, float]],

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots, similarity, tables
-from analysis.embed import METHODS, TITLES, check_methods
+from analysis import explorer, interactive, plots, similarity, tables
+from analysis.embed import METHODS, TITLES, check_methods, pca, stratified
 from analysis.layers import PROBES, RAW, LayerJob, LayerResult
 from analysis.page import Page
 from analysis.progress import Progress, duration
@@ -46,13 +46,14 @@ class ReportOptions:
     subsample: int = 10_000  # rows embedded by t-SNE, TriMAP, PaCMAP and PCA (stratified)
     probe_rows: int | None = None  # train rows UMAP and the probes fit on; None: all, as Study B
     nodes: tuple[tuple[str, int], ...] = ()  # (layer, node) box plots instead of the most discriminative
+    image: int = 0  # the test image whose class probabilities each trial shown in full draws
     address: str | None = None  # Ray cluster for the layer jobs; None: the running one, or a local Ray
     data_dir: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name, value, least in (("--top", self.top, 0), ("--subsample", self.subsample, MIN_ROWS),
-                                   ("--probe-rows", self.probe_rows, MIN_ROWS)):
+                                   ("--probe-rows", self.probe_rows, MIN_ROWS), ("--image", self.image, 0)):
             if value is not None and value < least:
                 raise SweepError(f"{name} must be >= {least}, got {value}")
         check_methods(list(self.methods))
@@ -166,8 +167,12 @@ def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
 
 
 def _check_options(sweep: Sweep, options: ReportOptions) -> None:
-    """`--trials` names completed trials and `--nodes` nodes that exist in the trials shown."""
+    """`--trials` names completed trials, `--nodes` nodes that exist in the trials shown and
+    `--image` one of their test images."""
     shown = _selected(sweep, options)
+    if shown and options.image >= (n := min(t.shapes()["y_test"][0] for t in shown)):
+        raise SweepError(f"--image: the trials shown have {n} test images, so image {options.image} is not among them; "
+                         f"give 0 to {n - 1}")
     for layer, node in options.nodes:
         widths = {t.shapes()[f"{layer}_test"][1] for t in shown if layer in t.hidden_layers}
         if not widths:
@@ -248,6 +253,7 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     _probes(page, records, probes, trials)
     across = similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
     _similarity(page, across)
+    _pixels(page, sweep, options)
     _reductions(page, sweep, options.data_dir)
     drawings = _drawings(results, options.methods)
     within = [_trial_section(page, trial, drawings, options, out / "cache" / "similarity") for trial in selected]
@@ -303,13 +309,19 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
                 "Test accuracy per configuration, mean ± std over seeds.")
     page.figure("accuracy_vs_parameters", plots.plot_accuracy_vs(configs, "n_params", log=True),
                 "Test accuracy against the number of parameters.")
-    if configs.bottleneck.nunique() > 1:
+    if len(series := tables.last_width_series(trials)):
+        page.figure("accuracy_vs_bottleneck", plots.plot_accuracy_vs_width(series),
+                    "Test accuracy against the width of the last hidden layer, for configurations that differ in "
+                    "nothing else: the mean over seeds as a line, ± one standard deviation as a band, each seed a dot.")
+    elif configs.bottleneck.nunique() > 1:
         page.figure("accuracy_vs_bottleneck", plots.plot_accuracy_vs(configs, "bottleneck", log=True),
                     "Test accuracy against the narrowest hidden layer (the bottleneck).")
     if varying := tables.varying(trials, [*tables.HYPERPARAMETERS, "dataset"]):
         page.figure("parallel_coordinates", plots.plot_parallel(*plots.parallel_info(trials, varying)),
-                    "Hyperparameters of every completed trial and its test accuracy, each axis from its lowest to "
-                    "its highest value; colour: test accuracy.")
+                    "Hyperparameters of every completed trial and its test accuracy; colour: test accuracy. Drag "
+                    "along an axis to keep only the trials in that range (drag again to move it, click to clear); "
+                    "drag an axis's title to reorder.",
+                    live=interactive.parallel(finished(trials)[[*varying, "test_accuracy"]]))
     for dataset, group in trials.groupby("dataset", sort=False):  # accuracies of two data sets are not comparable
         scores = tables.importance(group)
         if len(scores):
@@ -369,6 +381,26 @@ def _similarity(page: Page, across: list[similarity.SweepSimilarity]) -> None:
                                              f"of seeds (mean and lowest): how stable the representation is.")
 
 
+def _pixels(page: Page, sweep: Sweep, options: ReportOptions) -> None:
+    """Per data set, the two raw pixels that best separate the classes, against each other."""
+    datasets = list(dict.fromkeys(t.config.dataset for t in sweep.completed()))
+    if not datasets:
+        return
+    page.section("pixels", "Raw pixels")
+    for dataset in datasets:
+        ds = data.load(dataset, options.data_dir)
+        pixels = data.pixels(ds.x_test)
+        best = plots.pixel_pair(pixels, ds.y_test)
+        rows = stratified(ds.y_test, similarity.ROWS, options.seed)
+        side = ds.x_test.shape[2]
+        names = [f"pixel {p} (row {p // side}, column {p % side})" for p in best]
+        page.figure(f"pixels_{dataset}", plots.plot_pixel_pair(ds.x_test.reshape(len(pixels), -1)[rows][:, best],
+                                                               ds.y_test[rows], list(ds.classes), names, options.seed),
+                    f"{dataset}: two raw pixels on {len(rows)} test images, coloured by class: the one that best "
+                    f"separates the classes (largest ANOVA F) and the best of the others once its correlation with "
+                    f"the first is discounted. How far two inputs alone get.")
+
+
 def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
     saved = {path: t.config.dataset for t in sweep.trials
              if (path := reduce.path(t.config, sweep.files.reductions)) and path.is_file()}
@@ -403,11 +435,15 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     page.heading("Confusion matrices")
     page.figure(f"{tid}_confusion", plots.plot_confusions(trial.confusion(), classes), "Confusion matrices.")
     with trial.activations() as acts:
-        pred, y_test = acts["pred_test"], acts["y_test"]
+        pred, y_test, index = acts["pred_test"], acts["y_test"], acts["index_test"]
         layers = {name: acts[f"{name}_test"] for name in trial.hidden_layers}
         page.heading("Test images")
-        page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[acts["index_test"][:25]], y_test[:25], pred[:25], classes),
+        page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[index[:25]], y_test[:25], pred[:25], classes),
                     "The first 25 test images, predicted / true; wrong ones in red.")
+        at = int(np.flatnonzero(index == options.image)[0])
+        page.figure(f"{tid}_probabilities", plots.plot_probabilities(ds.x_test[options.image], acts["proba_test"][at],
+                                                                     int(y_test[at]), classes, options.image),
+                    f"The output of the trial for test image {options.image} (--image): its probability for each class.")
     own = similarity.within_trial(trial, ds.x_test, options.subsample, options.seed, similarity_cache)
     chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
     nodes = plots.discriminative_nodes(layers, pred, chosen=chosen)
@@ -416,6 +452,14 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
                 f"Linear centered kernel alignment between raw pixels, each hidden layer and the output "
                 f"probabilities, on the same {own.rows} test rows: 1 for representations equal up to a rotation "
                 f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
+    rows = stratified(y_test, similarity.ROWS, options.seed)
+    points = {name: pca(x[rows].astype(np.float32), 3, options.seed)
+              for name, x in {"raw pixels": data.pixels(ds.x_test[index]), **layers}.items()}
+    page.heading("PCA to 3 components")
+    page.figure(f"{tid}_pca_3d", plots.plot_pca_3d(points, y_test[rows], classes),
+                f"Raw pixels and each hidden layer on their first three principal components, {len(rows)} test rows "
+                f"coloured by class; the menu switches the representation, drag to rotate, scroll to zoom, click a "
+                f"class in the legend to hide it.", live=interactive.pca_3d(points, y_test[rows], classes))
     page.heading("Class-discriminative nodes")
     page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(layers, pred, nodes, classes),
                 "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test set.")
@@ -424,20 +468,21 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     pictures = plots.class_pictures_info(layers, y_test, len(classes))
     page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(pictures, classes, counts),
                 "Hidden activations as pictures per class: one test example, and summed over the class's test examples.")
-    grid, labels, notes = {}, {}, {}
-    for layer in [RAW, *trial.hidden_layers]:
-        source = "raw pixels" if layer == RAW else tid
-        result = by_layer.get((m["dataset"], source, layer))
-        if result is None or not result.coords:
-            continue
-        grid[layer] = result.coords
-        labels |= {f"{layer}/{k}": v for k, v in result.labels.items()}
-        notes |= {f"{layer}/{k}": v for k, v in result.notes.items()}
-    if grid:
-        methods = [m for m in options.methods if any(m in coords for coords in grid.values())]
+    drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
+             if (result := by_layer.get((m["dataset"], "raw pixels" if layer == RAW else tid, layer))) and result.coords}
+    if drawn:
+        methods = [m for m in options.methods if any(m in r.coords for r in drawn.values())]
+        labels = {f"{layer}/{k}": v for layer, r in drawn.items() for k, v in r.labels.items()}
+        notes = {f"{layer}/{k}": v for layer, r in drawn.items() for k, v in r.notes.items()}
+        explore = explorer.of_trial(trial, drawn, ds.x_train, classes)
         page.heading(f"Embeddings: {', '.join(TITLES[m] for m in methods)}")
-        page.figure(f"{tid}_embeddings", plots.plot_embeddings(grid, labels, notes, classes, methods),
-                    "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class.")
+        page.figure(f"{tid}_embeddings", plots.plot_embeddings({k: r.coords for k, r in drawn.items()}, labels, notes,
+                                                               classes, methods),
+                    "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class."
+                    + (" Hover a point for its image, true and predicted class; click a class in the legend to hide "
+                       "it; select points in one layer to see the same rows in the others; the menu switches the "
+                       f"method (figures/{tid}_embeddings.png has them all at once)." if explore else ""),
+                    live=explore.live() if explore else None)
     return _labelled(own.pairs(), trial_id=tid, label=m.get("label", ""), architecture=trial.config.architecture,
                      seed=m["seed"]).assign(rows=own.rows)
 

@@ -33,6 +33,29 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("test_accuracy_mean", ascending=False, ignore_index=True)
 
 
+def last_width_series(trials: pd.DataFrame, least: int = 3) -> pd.DataFrame:
+    """The completed trials of configurations that differ only in the width of their last hidden
+    layer (784-128-1-10, 784-128-2-10, ...), in families where at least `least` widths were tried.
+
+    Columns: family (the architecture with that width as `w`, and the data set or other settings
+    where they tell two families apart), width, seed, test_accuracy.
+    """
+    done = finished(trials)
+    columns = ["family", "width", "seed", "test_accuracy"]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    parts = done.architecture.str.split("-")
+    done = done.assign(family=["-".join([*p[:-2], "w", p[-1]]) for p in parts], width=[int(p[-2]) for p in parts])
+    settings = [c for c in CONFIG_COLUMNS if c not in ("label", "architecture", "input_reduction")]
+    done = done[done.groupby(["family", *settings], dropna=False).width.transform("nunique") >= least]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    differ = varying(done, settings)
+    done = done.assign(family=[" ".join([f, *(f"{c} {v}" for c, v in zip(differ, values))])
+                               for f, *values in done[["family", *differ]].itertuples(index=False)])
+    return done[columns].reset_index(drop=True)
+
+
 def mean_std(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
     """`97.31 ± 0.12 (n=3)`; the spread is left out for a single seed."""
     if n < 2:

@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--subsample", type=int, default=10_000, help="rows embedded by t-SNE, TriMAP, PaCMAP, PCA")
     report.add_argument("--probe-rows", type=int, help="train rows UMAP and the probes fit on (default: all)")
     report.add_argument("--nodes", default="", help="box-plot these nodes, e.g. hidden_1:3,hidden_2:0")
+    report.add_argument("--image", type=int, default=0,
+                        help="the test image whose class probabilities each trial shown in full draws (default 0)")
     report.add_argument("--address", help="run the layer jobs on an existing Ray cluster, e.g. 10.0.0.1:6379 or auto "
                                            "(default: a Ray started here)")
     report.add_argument("--follow", action="store_true",
@@ -160,7 +162,8 @@ def _report(args: argparse.Namespace) -> int:
         raise SweepError(f"--nodes: expected layer:node pairs like hidden_1:3,hidden_2:0, got {args.nodes!r}") from None
     options = ReportOptions(top=args.top, trials=tuple(t for t in args.trials.split(",") if t),
                             methods=tuple(m for m in args.methods.split(",") if m), subsample=args.subsample,
-                            probe_rows=args.probe_rows, nodes=nodes, address=args.address, data_dir=args.data_dir)
+                            probe_rows=args.probe_rows, nodes=nodes, image=args.image, address=args.address,
+                            data_dir=args.data_dir)
     progress = Progress(quiet=args.quiet)
     storage = Storage(args.sweep) if is_uri(args.sweep) else None
     folder = SweepFolder(Path(args.sweep))

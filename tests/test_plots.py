@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_hex
 
 from analysis import plots
 from analysis.page import Page
@@ -56,3 +57,29 @@ def test_markdown_escapes_what_a_space_file_says(tmp_path: Path) -> None:
     markdown = (tmp_path / "report.md").read_text()
     assert "&lt;script&gt;" in markdown and "\\| \\*bold\\* \\[link\\]" in markdown
     assert "| a\\|b |" in markdown and "| &lt;i&gt; |" in markdown and "# Sweep report: a\\_b" in markdown
+
+
+def test_the_second_pixel_of_a_pair_is_not_a_copy_of_the_first() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    signal = labels[:, None] * 50.0 + rng.normal(0, 10, (600, 1))
+    other = (labels == 1) * 60.0 + rng.normal(0, 10, 600)  # separates class 1 only: weaker, but new
+    pixels = np.column_stack([signal, signal + rng.normal(0, 1, (600, 1)), other, rng.normal(0, 1, (600, 3))])
+    first, second = plots.pixel_pair(pixels, labels)
+    assert first in (0, 1) and second == 2
+
+
+def test_accuracy_against_width_draws_a_line_and_band_per_family() -> None:
+    series = pd.DataFrame({"family": ["784-128-w-10"] * 6, "width": [1, 1, 2, 2, 5, 5], "seed": [0, 1] * 3,
+                           "test_accuracy": [0.5, 0.6, 0.9, 0.92, 0.96, 0.97]})
+    ax = plots.plot_accuracy_vs_width(series).axes[0]
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 5] and np.allclose(ax.lines[0].get_ydata(), [55, 91, 96.5])
+    assert len(ax.collections) == 2  # the band over seeds and the seeds' dots
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["784-128-w-10"]
+
+
+def test_probabilities_mark_the_true_and_the_wrong_predicted_class() -> None:
+    proba = np.array([0.1, 0.7, 0.2])
+    bars = plots.plot_probabilities(np.zeros((28, 28)), proba, 2, ["a", "b", "c"], 7).axes[1].patches
+    assert [round(b.get_height(), 2) for b in bars] == [0.1, 0.7, 0.2]
+    assert [to_hex(b.get_facecolor()) for b in bars] == ["#4c72b0", "#d62728", "#2ca02c"]  # other, wrong, true

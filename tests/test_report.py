@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -26,7 +26,7 @@ from cli import main
 pytestmark = pytest.mark.slow
 
 OPTIONS = ReportOptions(top=1, subsample=400, probe_rows=2000)
-SECTIONS = ["overview", "comparison", "probes", "reductions"]
+SECTIONS = ["overview", "comparison", "probes", "similarity", "pixels", "reductions"]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,11 @@ def test_report_files_and_tables(reported) -> None:
     pairs = sum(len(str(a).split("-")) * (len(str(a).split("-")) - 1) // 2 for a in shown.architecture)  # layers + 2
     assert len(similarity) == pairs and similarity.cka.between(0, 1).all() and similarity.cka_debiased.le(1).all()
     assert "Layer similarity (CKA)" in markdown and "## Layer similarity across the sweep (CKA)" in markdown
+    # Study A's own views: one test image's class probabilities, 3-D PCA, two pixels against each other.
+    shown_id = similarity.trial_id.iloc[0]
+    assert {f"{shown_id}_probabilities.png", f"{shown_id}_pca_3d.png", "pixels_mnist_small.png"} <= {
+        p.name for p in (out / "figures").iterdir()}
+    assert f"figures/{shown_id}_pca_3d.png" in markdown and "## Raw pixels" in markdown
     across = pd.read_csv(out / "tables" / "cka_across_sweep.csv")
     assert len(across) == 6 * 5 // 2 and across.cka.between(0, 1).all()  # the four trials' six hidden layers
 
@@ -129,7 +134,7 @@ def test_html_is_self_contained_with_sections_and_images(reported) -> None:
     assert len(images) >= 12
     for data in images:
         assert matplotlib.image.imread(io.BytesIO(base64.b64decode(data)), format="png").ndim == 3
-    assert not re.search(r"(src|href)=['\"](http|//)", page)  # nothing fetched from outside
+    assert not re.search(r"(src|href)=['\"](http|//)", page)  # nothing fetched from outside (Chromium checks too)
     for heading in ("Learning curves", "Embeddings: PCA, t-SNE, UMAP, TriMAP, PaCMAP", "linear probe"):
         assert heading in page  # what a reader searches the page for
     assert "<div class='wide'><table" in page  # wide tables scroll instead of running off the page
@@ -157,20 +162,103 @@ def test_a_retrained_trial_gets_fresh_probes(reported, tmp_path: Path) -> None:
     assert jobs[jobs.source != retrained.name].computed.sum() == 0
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
-def test_report_loads_in_headless_chromium_without_errors(reported, tmp_path: Path) -> None:
+# Where a point of a Plotly scatter, and a subplot's plotting area, are on the screen.
+POINT = """gd => { const t = gd._fullData.find(t => t.visible === true && t.x.length > 0);
+  const xa = gd._fullLayout['xaxis' + t.xaxis.slice(1)], ya = gd._fullLayout['yaxis' + t.yaxis.slice(1)];
+  const r = gd.getBoundingClientRect();
+  return [r.left + xa._offset + xa.l2p(t.x[0]), r.top + ya._offset + ya.l2p(t.y[0])]; }"""
+AREA = """gd => { const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  return [r.left + xa._offset, r.top + ya._offset, xa._length, ya._length]; }"""
+SELECTED_ROWS = """gd => gd.data.reduce((by, t) => { const rows = (t.selectedpoints || []).map(k => t.customdata[k]);
+  by[t.xaxis] = [...(by[t.xaxis] || []), ...rows].sort((a, b) => a - b); return by; }, {})"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
+    """The page loads with no console error, and its interactive parts answer a scripted user.
+    Screenshots go to $MLP_SWEEP_SCREENSHOTS when set."""
     sweep, _, _, _ = reported
-    run = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-         "--dump-dom", (sweep / "report" / "report.html").as_uri()],
-        capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert 'data-ready="yes"' in run.stdout  # the page's script ran to its end
-    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    assert console == []
-    assert run.stdout.count("<img") >= 12 and "Probes per layer" in run.stdout
+    shots = Path(os.environ.get("MLP_SWEEP_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, fetched = [], []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((sweep / "report" / "report.html").as_uri())
+    page.wait_for_function("document.body.dataset.ready === 'yes'")
+
+    # The explorer: hover a point for its digit and classes.
+    plot = page.locator(".explorer .explorer-plot").first
+    plot.scroll_into_view_if_needed()
+    page.mouse.move(*plot.evaluate(POINT))
+    tip = page.locator(".explorer-tip").first
+    tip.wait_for(state="visible")
+    assert re.fullmatch(r"true \d, predicted \d\ntrial \S+ \w+\ntrain row \d+", tip.inner_text())
+    assert tip.locator(".digit").evaluate("d => getComputedStyle(d).backgroundImage").startswith('url("data:image/png')
+    page.screenshot(path=shots / "explorer_hover.png")
+    # Box-select in the raw pixels: the same rows are highlighted in the hidden layer.
+    page.mouse.move(1, 1)
+    left, top, width, height = plot.evaluate(AREA)
+    page.mouse.move(left + 0.1 * width, top + 0.1 * height)
+    page.mouse.down()
+    page.mouse.move(left + 0.6 * width, top + 0.6 * height, steps=8)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('.explorer-status').textContent.includes('selected')")
+    rows = plot.evaluate(SELECTED_ROWS)
+    assert set(rows) == {"x", "x2"} and 0 < len(rows["x"]) < 400 and rows["x"] == rows["x2"]
+    # Class 1 toggled off in the legend: hidden in every layer. Another method keeps both choices.
+    page.locator(".explorer .legend .traces").nth(1).click()
+    page.wait_for_function("() => document.querySelector('.explorer-plot').data.some(t => t.visible === 'legendonly')")
+    page.locator(".explorer select").first.select_option("UMAP")
+    page.wait_for_function("() => document.querySelector('.explorer-plot').layout.annotations[0].text.includes('fit on')")
+    assert {t["visible"] for t in plot.evaluate("gd => gd.data.filter(t => t.legendgroup === '1')")} == {"legendonly"}
+    assert plot.evaluate(SELECTED_ROWS)["x2"] == rows["x"]
+    plot.screenshot(path=shots / "explorer_selection.png")
+
+    # Parallel coordinates: brushing the test-accuracy axis keeps a range.
+    brushes = page.locator("#comparison .parcoords .axis-brush .background")
+    brushes.last.scroll_into_view_if_needed()
+    box = brushes.last.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.05 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.5 * box["height"], steps=8)
+    page.mouse.up()
+    parallel = page.locator("#comparison .js-plotly-plot").filter(has=page.locator(".parcoords"))
+    page.wait_for_function("() => document.querySelector('#comparison .parcoords').closest('.js-plotly-plot')"
+                           ".data[0].dimensions.at(-1).constraintrange")
+    parallel.screenshot(path=shots / "parallel_coordinates_brushed.png")
+
+    # Tables: a header click sorts, the box above filters.
+    table = page.locator("#comparison table.sortable").first
+    column = table.locator("th").all_inner_texts().index("test accuracy %") + 1
+    accuracies = lambda: [float(t.split()[0]) for t in table.locator(f"tbody td:nth-child({column})").all_inner_texts()]
+    before = accuracies()
+    assert before == sorted(before, reverse=True)  # best first, as written
+    table.locator("th", has_text="test accuracy %").click()
+    assert accuracies() == sorted(before) != before
+    trials = page.locator("#overview table.sortable")
+    page.locator("#overview input.filter").fill("plain")
+    assert trials.locator("tbody tr:visible").count() == 1 and page.locator("#overview .filter-count").inner_text() == "1 of 4 rows"
+    page.locator("#overview").screenshot(path=shots / "table_filtered.png")
+
+    assert page.locator("#probes img").count() >= 1 and page.locator(".explorer").count() == 1
+    assert page.locator(".js-plotly-plot .gl-container").count() >= 1  # the 3-D PCA view drew
+    assert errors == [] and {url.split(":")[0] for url in fetched} <= {"file", "data", "blob"}
+    page.close()
 
 
 def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path, capsys) -> None:
@@ -196,7 +284,8 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
 
 @pytest.mark.parametrize("option, value, says", [
     ("--nodes", "hidden_1:999", "node 999 is not in it"), ("--nodes", "hidden_7:0", "no trial shown in full has"),
-    ("--trials", "nonesuch", "no trial 'nonesuch'")])
+    ("--trials", "nonesuch", "no trial 'nonesuch'"), ("--image", "10000", "image 10000 is not among them"),
+    ("--image", "-1", "--image must be >= 0")])
 def test_report_options_that_name_missing_things_are_exit_2(reported, capsys, option: str, value: str, says: str) -> None:
     sweep = reported[0]
     before = (sweep / "report" / "report.html").stat().st_mtime

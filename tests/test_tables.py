@@ -115,3 +115,16 @@ def test_analysis_imports_neither_keras_nor_ray() -> None:
     code = "import sys, analysis; print(sorted(m for m in ('keras', 'ray', 'tensorflow', 'jax') if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_last_width_series_keeps_families_that_vary_only_the_last_width(tmp_path: Path) -> None:
+    (tmp_path / "sweep.json").write_text('{"planned": 9}')
+    for width in (1, 2, 5):
+        for seed in (0, 1):
+            _trial(tmp_path, f"w{width}s{seed}", [128, width], seed, 0.5 + width / 10 + seed / 100)
+    _trial(tmp_path, "d", [128, 5], 0, 0.9, dropout=0.2)  # differs in dropout too: another family of one
+    _trial(tmp_path, "e", [64], 0, 0.95)  # one layer: 784-w-10, one width only
+    series = tables.last_width_series(load_sweep(tmp_path).table())
+    assert set(series.family) == {"784-128-w-10"} and sorted(series.width.unique()) == [1, 2, 5]
+    assert len(series) == 6 and series.set_index(["width", "seed"]).test_accuracy[(5, 1)] == pytest.approx(1.01)
+    assert tables.last_width_series(load_sweep(tmp_path).table(), least=4).empty

@@ -1,0 +1,103 @@
+"""The embedding explorer: a trial's raw pixels and every hidden layer side by side, one method at
+a time, drawn in the browser by Plotly (`explorer.js`).
+
+Zoom and pan each layer; hover a point for its digit, true and predicted class; click a class in
+the legend to hide or show it everywhere; select points in one layer (box or lasso) to highlight
+the same rows in every other. The page carries the data compactly: coordinates as 16-bit integers
+scaled to each embedding's range, and the digits as one 4-bit PNG sheet per set of rows, shared by
+every explorer that draws those rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from analysis.embed import TITLES
+from analysis.interactive import Live, plotly_assets
+from analysis.layers import LayerResult
+from analysis.plots import TAB10
+from analysis.results import Trial
+
+LEVELS = 65_535  # coordinates are stored as uint16 between an embedding's minimum and maximum
+SHEET_COLUMNS = 100  # digits per row of the sheet
+SCRIPT = (Path(__file__).with_name("explorer.js")).read_text()
+
+
+@dataclass(frozen=True)
+class Explorer:
+    """What one explorer draws: the same rows in every layer and method."""
+
+    trial: str  # how the tooltip names the trial
+    classes: list[str]
+    true: np.ndarray  # [n] class index per row
+    pred: np.ndarray  # [n] the trial's predicted class
+    rows: np.ndarray  # [n] the data set's train row of each point
+    images: np.ndarray  # [n, h, w] uint8, the digit of each point
+    coords: dict[str, dict[str, np.ndarray]]  # method -> layer -> [n, 2]
+    notes: dict[str, dict[str, str]]  # method -> layer -> the embedding's note
+
+    def live(self) -> Live:
+        sheet, css = digit_sheet(self.images)
+        spec = {"trial": html.escape(self.trial), "classes": [html.escape(c) for c in self.classes], "colours": TAB10, "true": self.true.tolist(), "pred": self.pred.tolist(),
+                "rows": self.rows.tolist(), "sheet": sheet, "columns": SHEET_COLUMNS, "side": self.images.shape[1],
+                "methods": {TITLES[m]: {layer: {"xy": _quantized(xy), "range": _range(xy), "note": self.notes[m][layer]}
+                                        for layer, xy in layers.items()} for m, layers in self.coords.items()}}
+        data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the script
+        fragment = (f"<div class='explorer'><script type='application/json'>{data}</script>"
+                    "<script>mlpExplorer(document.currentScript.parentElement)</script></div>")
+        return Live(fragment, {**plotly_assets(), "explorer": f"<script>{SCRIPT}</script>", sheet: css})
+
+
+def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, classes: list[str]) -> Explorer | None:
+    """The explorer of a trial's layers as drawn (raw pixels first). A layer drawn on other rows than
+    the trial's own (raw pixels of a different validation split) is left out; None if none is left."""
+    with trial.activations() as acts:
+        y, pred, index = acts["y_train"], acts["pred_train"], acts["index_train"]
+    rows = next(iter(drawn.values())).job.rows(y)[1]
+    same = {layer: r for layer, r in drawn.items()
+            if all(len(labels) == len(rows) and np.array_equal(labels, y[rows]) for labels in r.labels.values())}
+    if not same:
+        return None
+    methods = list(dict.fromkeys(m for r in same.values() for m in r.coords))
+    return Explorer(trial=f"{trial.config.label} {trial.trial_id}".strip(), classes=classes, true=y[rows], pred=pred[rows],
+                    rows=index[rows], images=x_train[index[rows]],
+                    coords={m: {layer: r.coords[m] for layer, r in same.items() if m in r.coords} for m in methods},
+                    notes={m: {layer: r.notes[m] for layer, r in same.items() if m in r.notes} for m in methods})
+
+
+def digit_sheet(images: np.ndarray) -> tuple[str, str]:
+    """A CSS class named for the images, whose background is all of them in one 4-bit grey PNG,
+    `SHEET_COLUMNS` to a row; and the style that defines it."""
+    from PIL import Image
+
+    n, side = len(images), images.shape[1]
+    grid = np.zeros((-(-n // SHEET_COLUMNS) * side, SHEET_COLUMNS * side), np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, SHEET_COLUMNS)
+        grid[r * side:(r + 1) * side, c * side:(c + 1) * side] = image >> 4
+    sheet = Image.fromarray(grid, "P")
+    sheet.putpalette([v * 17 for v in range(16) for _ in range(3)])
+    buf = io.BytesIO()
+    sheet.save(buf, "PNG", bits=4)
+    name = "digits-" + hashlib.blake2b(images.tobytes(), digest_size=6).hexdigest()
+    return name, f"<style>.{name}{{background-image:url(data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})}}</style>"
+
+
+def _range(xy: np.ndarray) -> list[float]:
+    low, high = xy.min(0), xy.max(0)
+    return [float(low[0]), float(high[0]), float(low[1]), float(high[1])]
+
+
+def _quantized(xy: np.ndarray) -> str:
+    """`xy` [n, 2] as base64 little-endian uint16 pairs, 0 and `LEVELS` at each column's extremes."""
+    low, high = xy.min(0), xy.max(0)
+    scaled = (xy - low) / np.where(high > low, high - low, 1) * LEVELS
+    return base64.b64encode(np.rint(scaled).astype("<u2").tobytes()).decode()
