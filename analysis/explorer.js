@@ -21,7 +21,7 @@ function mlpExplorer(root) {
         type: 'scattergl', mode: 'markers', name: spec.classes[c], legendgroup: String(c), showlegend: j === 0,
         visible: hidden.has(c) ? 'legendonly' : true, xaxis: 'x' + axis, yaxis: 'y' + axis, hoverinfo: 'none',
         x: rows.map(i => x0 + (q[2 * i] / 65535) * (x1 - x0)), y: rows.map(i => y0 + (q[2 * i + 1] / 65535) * (y1 - y0)),
-        customdata: rows, marker: {size: 3, color: spec.colours[c % spec.colours.length]},
+        customdata: rows, marker: {size: 3, color: spec.colours[c % spec.colours.length]}, unselected: {marker: {opacity: 0.04}},
         selectedpoints: chosen && rows.flatMap((r, k) => (chosen.has(r) ? [k] : [])),
       }));
     });
@@ -29,7 +29,7 @@ function mlpExplorer(root) {
   function layout(method) {
     const layers = Object.entries(spec.methods[method]), out = {
       grid: {rows: 1, columns: layers.length, pattern: 'independent'}, height: 380, dragmode: 'select',
-      margin: {l: 10, r: 10, t: 50, b: 10}, legend: {orientation: 'h', itemsizing: 'constant'}, hovermode: 'closest',
+      margin: {l: 10, r: 10, t: 70, b: 10}, legend: {orientation: 'h', itemsizing: 'constant'}, hovermode: 'closest',
       annotations: layers.map(([layer, emb], j) => ({
         text: `<b>${layer}</b><br>${emb.note}`, showarrow: false, font: {size: 11},
         xref: `x${j ? j + 1 : ''} domain`, yref: `y${j ? j + 1 : ''} domain`, x: 0.5, y: 1.02, yanchor: 'bottom'})),

@@ -14,6 +14,7 @@ import pandas as pd
 from analysis.plots import TAB10, accuracy_floor
 
 CONFIG = {"displaylogo": False, "responsive": True}
+FEW = 12  # a numeric axis with this many values or fewer is ticked at each
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ def parallel(values: pd.DataFrame) -> Live:
         label = col.replace("_", " ")
         if pd.api.types.is_numeric_dtype(column):
             dimensions.append({"label": label, "values": column.astype(float).to_numpy()})
+            if column.nunique() <= FEW:  # ticks at the values tried, not between them
+                dimensions[-1]["tickvals"] = sorted(column.astype(float).unique())
         else:
             names = sorted(column.astype(str).unique())
             dimensions.append({"label": label, "values": column.astype(str).map(names.index).to_numpy(),

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.embed import TITLES  # noqa: E402
 from analysis.results import finished  # noqa: E402
@@ -81,7 +81,9 @@ def plot_accuracy_vs_width(series: pd.DataFrame) -> Figure:
                         color=colour, alpha=0.2, linewidth=0)
         ax.scatter(group.width, 100 * group.test_accuracy, s=10, color=colour, alpha=0.6, linewidths=0)
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
+    widths = sorted(series.width.unique())
+    ax.set_xticks(widths, [str(w) for w in widths])
+    ax.minorticks_off()
     ax.set_xlabel("width of the last hidden layer (units)")
     ax.set_ylabel("test accuracy %")
     ax.legend(fontsize=8, title="w: the width varied", title_fontsize=8)
