@@ -55,7 +55,9 @@ function mlpExplorer(root) {
   choose.addEventListener('change', draw);
   gd.on('plotly_selected', ev => {
     if (drawing) return;
-    chosen = ev && ev.points.length ? new Set(ev.points.map(p => p.customdata)) : null;
+    // The rows Plotly marked in the layer selected in (its event can leave out a point on the edge).
+    const axis = ev && ev.points.length ? ev.points[0].data.xaxis : null;
+    chosen = axis && new Set(gd.data.filter(t => t.xaxis === axis).flatMap(t => (t.selectedpoints || []).map(k => t.customdata[k])));
     Plotly.restyle(gd, {selectedpoints: gd.data.map(t => chosen && t.customdata.flatMap((r, k) => (chosen.has(r) ? [k] : [])))});
     say();
   });
