@@ -31,6 +31,15 @@ def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray, classes: i
     ax.set_yticks([])
 
 
+def _label(ax: Any, xlabel: str, ylabel: str, legend: dict[str, Any] | None = None) -> None:
+    """Axis labels, a light grid and, given its options, a legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend is not None:
+        ax.legend(**legend)
+    ax.grid(alpha=0.3)
+
+
 def _legend(fig: Figure, classes: list[str]) -> None:
     colours = plt.get_cmap(CMAP)
     handles = [plt.Line2D([], [], marker="o", ls="", color=colours(i), label=c) for i, c in enumerate(classes)]
@@ -62,10 +71,7 @@ def plot_accuracy_vs(configs: pd.DataFrame, column: str, log: bool = False) -> F
                     fmt="o", capsize=3, label=dataset)
     if log:
         ax.set_xscale("log")
-    ax.set_xlabel(column.replace("_", " "))
-    ax.set_ylabel("test accuracy %")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _label(ax, column.replace("_", " "), "test accuracy %", {"fontsize": 8})
     fig.tight_layout()
     return fig
 
@@ -84,10 +90,8 @@ def plot_accuracy_vs_width(series: pd.DataFrame) -> Figure:
     widths = sorted(series.width.unique())
     ax.set_xticks(widths, [str(w) for w in widths])
     ax.minorticks_off()
-    ax.set_xlabel("width of the last hidden layer (units)")
-    ax.set_ylabel("test accuracy %")
-    ax.legend(fontsize=8, title="w: the width varied", title_fontsize=8)
-    ax.grid(alpha=0.3)
+    _label(ax, "width of the last hidden layer (units)", "test accuracy %",
+           {"fontsize": 8, "title": "w: the width varied", "title_fontsize": 8})
     fig.tight_layout()
     return fig
 
@@ -172,10 +176,7 @@ def plot_probes_by_layer(records: list[dict], probe: str, names: dict[str, str])
             ax.plot(depth, 100 * points.accuracy, marker="o", label=names.get(source, source), alpha=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(dataset, fontsize=9)
-        ax.set_xlabel("layer (0 = raw pixels)")
-        ax.set_ylabel(f"{probe} accuracy %")
-        ax.legend(fontsize=6, ncol=2)
-        ax.grid(alpha=0.3)
+        _label(ax, "layer (0 = raw pixels)", f"{probe} accuracy %", {"fontsize": 6, "ncol": 2})
     fig.tight_layout()
     return fig
 
@@ -184,10 +185,7 @@ def plot_optimization_history(history: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.scatter(history.number, 100 * history.value, s=12, label="trial")
     ax.step(history.number, 100 * history.best, where="post", color="C3", label="best so far")
-    ax.set_xlabel("trial number")
-    ax.set_ylabel("validation accuracy %")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _label(ax, "trial number", "validation accuracy %", {"fontsize": 8})
     fig.tight_layout()
     return fig
 
@@ -199,10 +197,7 @@ def plot_learning_curves(history: pd.DataFrame) -> Figure:
     for ax, metric in zip(axes, ("loss", "accuracy")):
         ax.plot(history.epoch, history[metric], marker=".", label="train")
         ax.plot(history.epoch, history[f"val_{metric}"], marker=".", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+        _label(ax, "epoch", metric, {"fontsize": 8})
     fig.tight_layout()
     return fig
 
@@ -429,8 +424,6 @@ def plot_pixel_importance(scores: np.ndarray, pixels: np.ndarray, digit: np.ndar
 def plot_explained_variance(ratio: np.ndarray) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(np.arange(1, len(ratio) + 1), np.cumsum(ratio), marker=".")
-    ax.set_xlabel("components")
-    ax.set_ylabel("cumulative explained variance")
-    ax.grid(alpha=0.3)
+    _label(ax, "components", "cumulative explained variance")
     fig.tight_layout()
     return fig
