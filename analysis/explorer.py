@@ -29,6 +29,12 @@ from analysis.results import Trial
 LEVELS = 65_535  # coordinates are stored as uint16 between an embedding's minimum and maximum
 SHEET_COLUMNS = 100  # digits per row of the sheet
 SCRIPT = (Path(__file__).with_name("explorer.js")).read_text()
+STYLE = """
+.explorer-bar{font-size:.85em;display:flex;gap:1.5em;align-items:center} .explorer-status{color:#555}
+.explorer-tip{position:fixed;z-index:10;display:flex;gap:.5em;align-items:center;background:#fff;border:1px solid #999;
+ padding:.3em;font-size:.8em;pointer-events:none;box-shadow:0 1px 4px #0003} .explorer-tip[hidden]{display:none}
+.explorer-tip .digit{width:56px;height:56px;image-rendering:pixelated;background-color:#000}
+"""
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,14 @@ class Explorer:
 
     def live(self) -> Live:
         sheet, css = digit_sheet(self.images)
-        spec = {"trial": html.escape(self.trial), "classes": [html.escape(c) for c in self.classes], "colours": TAB10, "true": self.true.tolist(), "pred": self.pred.tolist(),
-                "rows": self.rows.tolist(), "sheet": sheet, "columns": SHEET_COLUMNS, "side": self.images.shape[1],
+        spec = {"trial": html.escape(self.trial), "classes": [html.escape(c) for c in self.classes], "colours": TAB10,
+                "true": self.true.tolist(), "pred": self.pred.tolist(), "rows": self.rows.tolist(), "sheet": sheet, "columns": SHEET_COLUMNS, "side": self.images.shape[1],
                 "methods": {TITLES[m]: {layer: {"xy": _quantized(xy), "range": _range(xy), "note": self.notes[m][layer]}
                                         for layer, xy in layers.items()} for m, layers in self.coords.items()}}
         data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the script
         fragment = (f"<div class='explorer'><script type='application/json'>{data}</script>"
                     "<script>mlpExplorer(document.currentScript.parentElement)</script></div>")
-        return Live(fragment, {**plotly_assets(), "explorer": f"<script>{SCRIPT}</script>", sheet: css})
+        return Live(fragment, {**plotly_assets(), "explorer": f"<style>{STYLE}</style><script>{SCRIPT}</script>", sheet: css})
 
 
 def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, classes: list[str]) -> Explorer | None:

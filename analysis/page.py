@@ -26,10 +26,6 @@ th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right} th{background:#
 td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
 details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
 .filter{font-size:.8em;margin:.3em 0;padding:.15em .3em;width:18em} .filter-count{font-size:.8em;color:#555;margin-left:.5em}
-.explorer-bar{font-size:.85em;display:flex;gap:1.5em;align-items:center} .explorer-status{color:#555}
-.explorer-tip{position:fixed;z-index:10;display:flex;gap:.5em;align-items:center;background:#fff;border:1px solid #999;
- padding:.3em;font-size:.8em;pointer-events:none;box-shadow:0 1px 4px #0003} .explorer-tip[hidden]{display:none}
-.explorer-tip .digit{width:56px;height:56px;image-rendering:pixelated;background-color:#000}
 """
 
 # Click a header to sort its table; numbers sort as numbers ("97.31 ± 0.12" by 97.31). Type in the

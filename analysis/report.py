@@ -36,6 +36,7 @@ from sweep.storage import mirrored
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
 MIN_ROWS = 100  # rows embedded or probed at the least: t-SNE's perplexity of 30 needs more than 90
+DRAWN_ROWS = 2_000  # stratified test rows in the 3-D PCA and the two-pixel scatter
 
 
 @dataclass(frozen=True)
@@ -391,7 +392,7 @@ def _pixels(page: Page, sweep: Sweep, options: ReportOptions) -> None:
         ds = data.load(dataset, options.data_dir)
         pixels = data.pixels(ds.x_test)
         best = plots.pixel_pair(pixels, ds.y_test)
-        rows = stratified(ds.y_test, similarity.ROWS, options.seed)
+        rows = stratified(ds.y_test, DRAWN_ROWS, options.seed)
         side = ds.x_test.shape[2]
         names = [f"pixel {p} (row {p // side}, column {p % side})" for p in best]
         page.figure(f"pixels_{dataset}", plots.plot_pixel_pair(ds.x_test.reshape(len(pixels), -1)[rows][:, best],
@@ -440,9 +441,9 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
         page.heading("Test images")
         page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[index[:25]], y_test[:25], pred[:25], classes),
                     "The first 25 test images, predicted / true; wrong ones in red.")
-        at = int(np.flatnonzero(index == options.image)[0])
-        page.figure(f"{tid}_probabilities", plots.plot_probabilities(ds.x_test[options.image], acts["proba_test"][at],
-                                                                     int(y_test[at]), classes, options.image),
+        image = options.image  # a trial keeps every test row, in the data set's order
+        page.figure(f"{tid}_probabilities", plots.plot_probabilities(ds.x_test[index[image]], acts["proba_test"][image],
+                                                                     int(y_test[image]), classes, image),
                     f"The output of the trial for test image {options.image} (--image): its probability for each class.")
     own = similarity.within_trial(trial, ds.x_test, options.subsample, options.seed, similarity_cache)
     chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
@@ -452,9 +453,10 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
                 f"Linear centered kernel alignment between raw pixels, each hidden layer and the output "
                 f"probabilities, on the same {own.rows} test rows: 1 for representations equal up to a rotation "
                 f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
-    rows = stratified(y_test, similarity.ROWS, options.seed)
-    points = {name: pca(x[rows].astype(np.float32), 3, options.seed)
-              for name, x in {"raw pixels": data.pixels(ds.x_test[index]), **layers}.items()}
+    rows = stratified(y_test, DRAWN_ROWS, options.seed)
+    points = {name: pca(x.astype(np.float32), 3, options.seed)
+              for name, x in {"raw pixels": data.pixels(ds.x_test[index[rows]]),
+                              **{layer: acts[rows] for layer, acts in layers.items()}}.items()}
     page.heading("PCA to 3 components")
     page.figure(f"{tid}_pca_3d", plots.plot_pca_3d(points, y_test[rows], classes),
                 f"Raw pixels and each hidden layer on their first three principal components, {len(rows)} test rows "
