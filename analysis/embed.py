@@ -51,7 +51,8 @@ def _pacmap(x: np.ndarray, seed: int) -> np.ndarray:
 METHODS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "pca": _pca, "tsne": _tsne, "umap": _umap, "trimap": _trimap, "pacmap": _pacmap,
 }
-TITLES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "trimap": "TriMAP", "pacmap": "PaCMAP"}  # as their authors write them
+# As their authors write them.
+TITLES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "trimap": "TriMAP", "pacmap": "PaCMAP"}
 
 
 # The embedding libraries' modules whose numba functions compile on first use without caching.
@@ -122,7 +123,8 @@ class Cache:
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
         return self.folder / f"{name}-{digest}.npz"
 
-    def get(self, name: str, params: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    def get(self, name: str, params: dict[str, Any],
+            compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """The cached arrays, or `compute()`'s, saved first (atomically)."""
         path = self.path(name, params)
         if path.is_file():

@@ -53,13 +53,15 @@ class Explorer:
     def live(self) -> Live:
         sheet, css = digit_sheet(self.images)
         spec = {"trial": html.escape(self.trial), "classes": [html.escape(c) for c in self.classes], "colours": TAB10,
-                "true": self.true.tolist(), "pred": self.pred.tolist(), "rows": self.rows.tolist(), "sheet": sheet, "columns": SHEET_COLUMNS, "side": self.images.shape[1],
+                "true": self.true.tolist(), "pred": self.pred.tolist(), "rows": self.rows.tolist(), "sheet": sheet,
+                "columns": SHEET_COLUMNS, "side": self.images.shape[1],
                 "methods": {TITLES[m]: {layer: {"xy": _quantized(xy), "range": _range(xy), "note": self.notes[m][layer]}
                                         for layer, xy in layers.items()} for m, layers in self.coords.items()}}
         data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the script
         fragment = (f"<div class='explorer'><script type='application/json'>{data}</script>"
                     "<script>mlpExplorer(document.currentScript.parentElement)</script></div>")
-        return Live(fragment, {**plotly_assets(), "explorer": f"<style>{STYLE}</style><script>{SCRIPT}</script>", sheet: css})
+        assets = {"explorer": f"<style>{STYLE}</style><script>{SCRIPT}</script>", sheet: css}
+        return Live(fragment, {**plotly_assets(), **assets})
 
 
 def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, classes: list[str]) -> Explorer | None:
@@ -73,8 +75,8 @@ def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, c
     if not same:
         return None
     methods = list(dict.fromkeys(m for r in same.values() for m in r.coords))
-    return Explorer(trial=f"{trial.config.label} {trial.trial_id}".strip(), classes=classes, true=y[rows], pred=pred[rows],
-                    rows=index[rows], images=x_train[index[rows]],
+    return Explorer(trial=f"{trial.config.label} {trial.trial_id}".strip(), classes=classes, true=y[rows],
+                    pred=pred[rows], rows=index[rows], images=x_train[index[rows]],
                     coords={m: {layer: r.coords[m] for layer, r in same.items() if m in r.coords} for m in methods},
                     notes={m: {layer: r.notes[m] for layer, r in same.items() if m in r.notes} for m in methods})
 
@@ -94,7 +96,8 @@ def digit_sheet(images: np.ndarray) -> tuple[str, str]:
     buf = io.BytesIO()
     sheet.save(buf, "PNG", bits=4)
     name = "digits-" + hashlib.blake2b(images.tobytes(), digest_size=6).hexdigest()
-    return name, f"<style>.{name}{{background-image:url(data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})}}</style>"
+    png = base64.b64encode(buf.getvalue()).decode()
+    return name, f"<style>.{name}{{background-image:url(data:image/png;base64,{png})}}</style>"
 
 
 def _range(xy: np.ndarray) -> list[float]:

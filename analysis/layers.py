@@ -29,7 +29,8 @@ from analysis.embed import Cache
 from sweep.folder import TrialFolder
 from sweep.storage import Storage
 
-RAW = "raw"
+RAW = "raw"  # the layer id of a data set's raw pixels
+RAW_PIXELS = "raw pixels"  # the source of their jobs, where a hidden layer's is its trial id
 PROBES = "probes"  # the task that fits UMAP and scores every probe
 FLAT = 2  # layers this wide or narrower are drawn and probed as they are
 PROBE_NAMES = tuple(f"umap-knn{k}" for k in probes.KS) + ("knn5", "linear")
@@ -43,7 +44,7 @@ _COST = {"umap": 5.5e-4, "nn": 2e-8, "transform": 4e-4, "knn": 4e-12, "linear": 
 @dataclass(frozen=True)
 class LayerJob:
     dataset: str
-    source: str  # "raw pixels" or a trial id
+    source: str  # RAW_PIXELS or a trial id
     label: str  # the trial's label; empty for raw pixels
     layer: str  # RAW or hidden_<i>
     task: str  # PROBES or an embedding method
@@ -66,7 +67,7 @@ class LayerJob:
 
     @property
     def title(self) -> str:
-        where = "raw pixels" if self.layer == RAW else f"{self.label or self.source} {self.layer}"
+        where = RAW_PIXELS if self.layer == RAW else f"{self.label or self.source} {self.layer}"
         return f"{self.dataset} {where} {self.task}"
 
     def cost(self) -> float:
@@ -177,8 +178,10 @@ def _run(job: LayerJob) -> LayerResult:
         result.coords["umap"], result.labels["umap"] = _as_2d(train[shown]), y_train[shown]
         result.notes["umap"] = f"width {job.width}: the layer itself, {len(shown)} rows"
     elif job.task == PROBES:
-        umap = cache.get(name, params, lambda: dict(zip(("train", "test"), embed.umap_fit(train[fit_idx], test, job.seed))))
-        scores = cache.get(*rest[0], lambda: _probe_scores(umap, train[fit_idx], y_train[fit_idx], test, y_test, job.seed))
+        umap = cache.get(name, params,
+                         lambda: dict(zip(("train", "test"), embed.umap_fit(train[fit_idx], test, job.seed))))
+        scores = cache.get(*rest[0],
+                           lambda: _probe_scores(umap, train[fit_idx], y_train[fit_idx], test, y_test, job.seed))
         _add_records(result, job, scores["accuracy"], "umap")
         keep = np.isin(fit_idx, shown)  # UMAP is drawn from the probes' own fit
         result.coords["umap"], result.labels["umap"] = umap["train"][keep], y_train[fit_idx][keep]

@@ -25,26 +25,35 @@ img{max-width:100%} .wide{overflow-x:auto} table{border-collapse:collapse;font-s
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right} th{background:#f3f3f3;cursor:pointer}
 td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
 details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
-.filter{font-size:.8em;margin:.3em 0;padding:.15em .3em;width:18em} .filter-count{font-size:.8em;color:#555;margin-left:.5em}
+.filter{font-size:.8em;margin:.3em 0;padding:.15em .3em;width:18em}
+.filter-count{font-size:.8em;color:#555;margin-left:.5em}
 """
 
 # Click a header to sort its table; numbers sort as numbers ("97.31 ± 0.12" by 97.31). Type in the
 # box above a table to keep the rows that contain every word typed.
 SCRIPT = """
 document.querySelectorAll('table.sortable').forEach(table => {
-  const box = document.createElement('input'), count = document.createElement('span'), rows = [...table.tBodies[0].rows];
+  const box = document.createElement('input'), count = document.createElement('span');
+  const rows = [...table.tBodies[0].rows];
   Object.assign(box, {type: 'search', className: 'filter', placeholder: 'filter rows: words to match'});
   count.className = 'filter-count';
   box.addEventListener('input', () => {
     const words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
-    const shown = rows.filter(r => { const t = r.textContent.toLowerCase(); r.hidden = !words.every(w => t.includes(w)); return !r.hidden; });
+    const shown = rows.filter(r => {
+      const t = r.textContent.toLowerCase();
+      r.hidden = !words.every(w => t.includes(w));
+      return !r.hidden;
+    });
     count.textContent = words.length ? `${shown.length} of ${rows.length} rows` : '';
   });
   table.parentElement.before(box, count);
 });
 document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener('click', () => {
   const body = th.closest('table').tBodies[0];
-  const key = r => { const t = r.cells[th.cellIndex].textContent.trim(); const v = parseFloat(t); return isNaN(v) ? t : v; };
+  const key = r => {
+    const t = r.cells[th.cellIndex].textContent.trim(), v = parseFloat(t);
+    return isNaN(v) ? t : v;
+  };
   const dir = th.dataset.dir === 'asc' ? -1 : 1; th.dataset.dir = dir === 1 ? 'asc' : 'desc';
   [...body.rows].sort((a, b) => { const x = key(a), y = key(b);
     return (typeof x === typeof y ? (x > y) - (x < y) : String(x).localeCompare(String(y))) * dir; })
@@ -107,10 +116,12 @@ class Page:
         body = "\n".join(f"<section id='{a}'><h2>{html.escape(t)}</h2>\n" + "\n".join(parts) + "</section>"
                          for a, t, parts, _ in self.sections)
         refresh = f"<meta http-equiv='refresh' content='{self.refresh}'>" if self.refresh else ""
-        page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{refresh}<title>{html.escape(self.title)}</title>"
-                f"<style>{STYLE}</style>{''.join(self.assets.values())}</head><body><h1>{html.escape(self.title)}</h1><nav>{nav}</nav>\n{body}\n"
-                f"<script>{SCRIPT}</script></body></html>\n")
-        markdown = f"# {_md(self.title)}\n\n" + "\n".join(f"## {_md(t)}\n\n" + "\n".join(md) for _, t, _, md in self.sections)
+        title = html.escape(self.title)
+        page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{refresh}<title>{title}</title>"
+                f"<style>{STYLE}</style>{''.join(self.assets.values())}</head>"
+                f"<body><h1>{title}</h1><nav>{nav}</nav>\n{body}\n<script>{SCRIPT}</script></body></html>\n")
+        markdown = f"# {_md(self.title)}\n\n" + "\n".join(f"## {_md(t)}\n\n" + "\n".join(md)
+                                                            for _, t, _, md in self.sections)
         write_text(self.folder / "report.html", page)
         write_text(self.folder / "report.md", markdown)
         return self.folder / "report.html", self.folder / "report.md"

@@ -7,18 +7,16 @@ import math
 import warnings
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from analysis.embed import TITLES  # noqa: E402
-from analysis.results import finished  # noqa: E402
+from analysis.embed import TITLES
+from analysis.layers import RAW, RAW_PIXELS
+from analysis.results import finished
 
 CMAP = "tab10"
 TAB10 = [to_hex(c) for c in plt.get_cmap(CMAP).colors]  # the class colours, for the browser too
@@ -50,7 +48,7 @@ def _legend(fig: Figure, classes: list[str]) -> None:
 
 def plot_accuracy_by_configuration(configs: pd.DataFrame) -> Figure:
     """Horizontal bars of mean test accuracy with ± std error bars, best at the top."""
-    names = [f"{l} {a}".strip() if l else a for l, a in zip(configs.label.fillna(""), configs.architecture)]
+    names = [f"{lab} {a}".strip() if lab else a for lab, a in zip(configs.label.fillna(""), configs.architecture)]
     names = [f"{n} ({d})" if configs.dataset.nunique() > 1 else n for n, d in zip(names, configs.dataset)]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(configs) + 1.2))
     y = np.arange(len(configs))[::-1]
@@ -169,10 +167,10 @@ def plot_probes_by_layer(records: list[dict], probe: str, names: dict[str, str])
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         rows = frame[frame.dataset == dataset]
-        raw = rows[rows.source == "raw pixels"]
-        for source, group in rows[rows.source != "raw pixels"].groupby("source", sort=False):
+        raw = rows[rows.source == RAW_PIXELS]
+        for source, group in rows[rows.source != RAW_PIXELS].groupby("source", sort=False):
             points = pd.concat([raw, group])
-            depth = [0 if layer == "raw" else int(layer.split("_")[1]) for layer in points.layer]
+            depth = [0 if layer == RAW else int(layer.split("_")[1]) for layer in points.layer]
             ax.plot(depth, 100 * points.accuracy, marker="o", label=names.get(source, source), alpha=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(dataset, fontsize=9)
@@ -275,7 +273,8 @@ def plot_pca_3d(points: dict[str, tuple[np.ndarray, np.ndarray]], labels: np.nda
     return fig
 
 
-def plot_pixel_pair(values: np.ndarray, labels: np.ndarray, classes: list[str], names: list[str], seed: int = 0) -> Figure:
+def plot_pixel_pair(values: np.ndarray, labels: np.ndarray, classes: list[str], names: list[str],
+                    seed: int = 0) -> Figure:
     """Two pixels' values [n, 2] against each other, coloured by class, jittered by up to 4 grey
     levels so that the many equal values (most often 0) do not hide each other."""
     jitter = np.random.default_rng(seed).uniform(-4, 4, values.shape)

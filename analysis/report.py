@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis import explorer, interactive, plots, similarity, tables
 from analysis.embed import METHODS, TITLES, check_methods, pca, stratified
-from analysis.layers import PROBES, RAW, LayerJob, LayerResult
+from analysis.layers import PROBES, RAW, RAW_PIXELS, LayerJob, LayerResult
 from analysis.page import Page
 from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
@@ -105,7 +105,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             results |= {r.job: r for r in fresh}
             if ended and not runner.pending:
                 break
-            if sweep and follow and (fresh or not written) and time.perf_counter() - written >= max(REWRITE, 3 * page_seconds):
+            due = time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
+            if sweep and follow and (fresh or not written) and due:
                 page_start = time.perf_counter()
                 _write(sweep, options, out, [results[j] for j in jobs if j in results], partial=True)
                 written, page_seconds = time.perf_counter(), time.perf_counter() - page_start
@@ -118,8 +119,9 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     summary = ReportSummary(html_path, md_path, seconds, sum(len(r.computed) for r in done), _job_rows(done),
                             [f"{r.job.title}: {r.error}" for r in done if r.error])
     write_text(out / "tables" / "layer_jobs.csv", pd.DataFrame(summary.jobs).to_csv(index=False))
+    failed = f", {len(summary.failed)} FAILED" if summary.failed else ""
     progress.close(f"report: {html_path} ({duration(seconds['total'])}; {len(jobs)} layer jobs, "
-                   f"{summary.computed} cache entries computed{f', {len(summary.failed)} FAILED' if summary.failed else ''})")
+                   f"{summary.computed} cache entries computed{failed})")
     return summary
 
 
@@ -161,9 +163,9 @@ def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
         return None
     sweep = load_sweep(sweep_dir)
     if repeats := sweep.repeated():
-        raise SweepError(f"{sweep.files.path}: {len(repeats)} of {len(sweep.trials)} trials repeat another's configuration "
-                         f"and seed ({', '.join(t.trial_id for t in repeats[:3])}); tables would count them as seeds: "
-                         f"delete those folders under trials/")
+        raise SweepError(f"{sweep.files.path}: {len(repeats)} of {len(sweep.trials)} trials repeat another's "
+                         f"configuration and seed ({', '.join(t.trial_id for t in repeats[:3])}); tables would "
+                         f"count them as seeds: delete those folders under trials/")
     return sweep
 
 
@@ -196,7 +198,8 @@ def _selected(sweep: Sweep, options: ReportOptions) -> list[Trial]:
     for trial_id in options.trials:
         trial = sweep.trial(trial_id)
         if not trial.completed:
-            raise SweepError(f"{trial.files.path}: trial {trial_id} is {trial.status}; only completed trials have a section")
+            raise SweepError(f"{trial.files.path}: trial {trial_id} is {trial.status}; only completed trials "
+                             f"have a section")
         if trial not in chosen:
             chosen.append(trial)
     return chosen
@@ -228,7 +231,7 @@ def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
     raw_layers = []
     for key, (trial, drawn) in raw.items():
         shapes = trial.shapes()
-        raw_layers.append((LayerJob(dataset=trial.config.dataset, source="raw pixels", label="", layer=RAW,
+        raw_layers.append((LayerJob(dataset=trial.config.dataset, source=RAW_PIXELS, label="", layer=RAW,
                                     task=PROBES, trial_folder=str(trial.files.path), cache_dir=str(cache / key),
                                     width=data.PIXELS, n_train=shapes["y_train"][0], n_test=shapes["y_test"][0],
                                     **common), drawn))
@@ -240,12 +243,14 @@ def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
     return jobs
 
 
-def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerResult], partial: bool) -> tuple[Path, Path]:
+def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerResult],
+           partial: bool) -> tuple[Path, Path]:
     """The page, its tables and figures from the results in so far."""
     trials = sweep.table()
     selected = _selected(sweep, options)
     records = [r for res in results for r in res.records]
-    page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out, refresh=30 if partial else None)
+    page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out,
+                refresh=30 if partial else None)
     configs = tables.configurations(trials)
     _overview(page, sweep, trials, partial)
     _comparison(page, trials, configs)
@@ -287,8 +292,8 @@ def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> 
                   "as results come in (a browser reloads it every 30 s).")
     counts = trials.status.value_counts().to_dict() if len(trials) else {}
     not_started = max(0, sweep.planned - len(sweep.trials))
-    page.text(f"{sweep.files.name}: {sweep.planned} trials planned; "
-              + ", ".join(f"{n} {s}" for s, n in counts.items()) + (f", {not_started} not started" if not_started else ""))
+    page.text(f"{sweep.files.name}: {sweep.planned} trials planned; " + ", ".join(f"{n} {s}" for s, n in counts.items())
+              + (f", {not_started} not started" if not_started else ""))
     space = sweep.files.space
     if space.is_file():
         import yaml
@@ -370,16 +375,16 @@ def _similarity(page: Page, across: list[similarity.SweepSimilarity]) -> None:
         return
     page.section("similarity", "Layer similarity across the sweep (CKA)")
     page.text(f"Linear centered kernel alignment between the hidden layers of every completed configuration (its "
-              f"lowest seed), on the same {similarity.ROWS} stratified test rows of its data set: 1 for representations "
-              f"equal up to a rotation and scale. Left the plain estimator, right the debiased one (no drift towards 1 "
-              f"for wide layers). Each trial shown in full below also compares its own layers with the raw pixels "
-              f"and its output.")
+              f"lowest seed), on the same {similarity.ROWS} stratified test rows of its data set: 1 for "
+              f"representations equal up to a rotation and scale. Left the plain estimator, right the debiased one "
+              f"(no drift towards 1 for wide layers). Each trial shown in full below also compares its own layers "
+              f"with the raw pixels and its output.")
     for found in across:
         page.figure(f"cka_{found.dataset}", plots.plot_cka(found.layers.matrices(), found.layers.names),
                     f"{found.dataset}: every hidden layer against every other, grouped by architecture.")
         if len(found.seeds):
-            page.table(found.seeds.round(3), f"{found.dataset}: the same layer across seeds, linear CKA over every pair "
-                                             f"of seeds (mean and lowest): how stable the representation is.")
+            page.table(found.seeds.round(3), f"{found.dataset}: the same layer across seeds, linear CKA over every "
+                                             f"pair of seeds (mean and lowest): how stable the representation is.")
 
 
 def _pixels(page: Page, sweep: Sweep, options: ReportOptions) -> None:
@@ -426,13 +431,15 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     m = trial.metrics
     page.section(f"trial-{trial.trial_id}", f"Trial {trial.trial_id} {m.get('label', '')}".strip())
     page.text(f"{m['dataset']} {trial.config.architecture}"
-              f", dropout {m['dropout']}, {m['optimizer']} lr {m['learning_rate']}, batch {m['batch_size']}, seed {m['seed']}: "
-              f"test accuracy {100 * m['test_accuracy']:.2f}% after {m['epochs']} epochs (best validation epoch {m['best_epoch']}).")
+              f", dropout {m['dropout']}, {m['optimizer']} lr {m['learning_rate']}, batch {m['batch_size']}, "
+              f"seed {m['seed']}: test accuracy {100 * m['test_accuracy']:.2f}% after {m['epochs']} epochs "
+              f"(best validation epoch {m['best_epoch']}).")
     ds = data.load(m["dataset"], options.data_dir)
     classes = list(ds.classes)
     tid = trial.trial_id
     page.heading("Learning curves")
-    page.figure(f"{tid}_learning_curves", plots.plot_learning_curves(trial.history()), "Loss and accuracy, train vs validation.")
+    page.figure(f"{tid}_learning_curves", plots.plot_learning_curves(trial.history()),
+                "Loss and accuracy, train vs validation.")
     page.heading("Confusion matrices")
     page.figure(f"{tid}_confusion", plots.plot_confusions(trial.confusion(), classes), "Confusion matrices.")
     with trial.activations() as acts:
@@ -444,7 +451,8 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
         image = options.image  # a trial keeps every test row, in the data set's order
         page.figure(f"{tid}_probabilities", plots.plot_probabilities(ds.x_test[index[image]], acts["proba_test"][image],
                                                                      int(y_test[image]), classes, image),
-                    f"The output of the trial for test image {options.image} (--image): its probability for each class.")
+                    f"The output of the trial for test image {options.image} (--image): its probability for each "
+                    f"class.")
     own = similarity.within_trial(trial, ds.x_test, options.subsample, options.seed, similarity_cache)
     chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
     nodes = plots.discriminative_nodes(layers, pred, chosen=chosen)
@@ -455,7 +463,7 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
                 f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
     rows = stratified(y_test, DRAWN_ROWS, options.seed)
     points = {name: pca(x.astype(np.float32), 3, options.seed)
-              for name, x in {"raw pixels": data.pixels(ds.x_test[index[rows]]),
+              for name, x in {RAW_PIXELS: data.pixels(ds.x_test[index[rows]]),
                               **{layer: acts[rows] for layer, acts in layers.items()}}.items()}
     page.heading("PCA to 3 components")
     page.figure(f"{tid}_pca_3d", plots.plot_pca_3d(points, y_test[rows], classes),
@@ -464,14 +472,16 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
                 f"class in the legend to hide it.", live=interactive.pca_3d(points, y_test[rows], classes))
     page.heading("Class-discriminative nodes")
     page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(layers, pred, nodes, classes),
-                "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test set.")
+                "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test "
+                "set.")
     page.heading("Activations as pictures")
     counts = np.bincount(y_test, minlength=len(classes))
     pictures = plots.class_pictures_info(layers, y_test, len(classes))
     page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(pictures, classes, counts),
-                "Hidden activations as pictures per class: one test example, and summed over the class's test examples.")
+                "Hidden activations as pictures per class: one test example, and summed over the class's test "
+                "examples.")
     drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
-             if (result := by_layer.get((m["dataset"], "raw pixels" if layer == RAW else tid, layer))) and result.coords}
+             if (result := by_layer.get((m["dataset"], RAW_PIXELS if layer == RAW else tid, layer))) and result.coords}
     if drawn:
         methods = [m for m in options.methods if any(m in r.coords for r in drawn.values())]
         labels = {f"{layer}/{k}": v for layer, r in drawn.items() for k, v in r.labels.items()}

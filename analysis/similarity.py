@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis import cka
 from analysis.embed import Cache, stratified
+from analysis.layers import RAW_PIXELS
 from analysis.results import Sweep, Trial
 
 ROWS = 2_000  # test rows compared across a sweep: every layer of a data set is read at these rows only
@@ -53,7 +54,8 @@ class Similarity:
         """The matrices as rows: a, b, cka, cka_debiased (each pair once)."""
         i, j = np.triu_indices(len(self.names), k=1)
         names = np.array(self.names)
-        return pd.DataFrame({"a": names[i], "b": names[j], "cka": self.plain[i, j], "cka_debiased": self.debiased[i, j]})
+        return pd.DataFrame({"a": names[i], "b": names[j], "cka": self.plain[i, j],
+                             "cka_debiased": self.debiased[i, j]})
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def within_trial(trial: Trial, x_test: np.ndarray, rows: int, seed: int, cache_d
 def _within(trial: Trial, x_test: np.ndarray, rows: int, seed: int) -> dict[str, np.ndarray]:
     with trial.activations() as acts:
         shown = stratified(acts["y_test"], rows, seed)
-        return Similarity.of({"raw pixels": x_test[acts["index_test"][shown]].reshape(len(shown), -1),
+        return Similarity.of({RAW_PIXELS: x_test[acts["index_test"][shown]].reshape(len(shown), -1),
                               **{layer: acts[f"{layer}_test"][shown] for layer in trial.hidden_layers},
                               "output": acts["proba_test"][shown]}).arrays()
 
@@ -92,7 +94,8 @@ def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[SweepSimi
     for dataset, configurations in by_dataset.items():
         if sum(len(t[0].hidden_layers) for t in configurations.values()) < 2:
             continue
-        params = {"trials": sorted((t.trial_id, t.metrics.get("trial_ended")) for ts in configurations.values() for t in ts),
+        trained = sorted((t.trial_id, t.metrics.get("trial_ended")) for ts in configurations.values() for t in ts)
+        params = {"trials": trained,
                   "rows": ROWS, "seed": seed}
         arrays = Cache(cache_dir).get(f"cka-{dataset}", params, partial(_across, configurations, seed))
         seeds = pd.DataFrame({column: arrays[f"seeds_{column}"] for column in SEED_COLUMNS})

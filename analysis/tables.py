@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.layers import RAW_PIXELS
 from analysis.results import CONFIG_COLUMNS, finished
 from sweep.folder import SweepFolder
 
@@ -66,10 +67,11 @@ def mean_std(mean: float, std: float, n: int, scale: float = 100.0, digits: int 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The configuration table as text columns for Markdown and HTML."""
     out = table[[c for c in CONFIG_COLUMNS if c in ("dataset", "architecture") or c in varying(table, [c])]].copy()
-    out["test accuracy %"] = [mean_std(m, s, n) for m, s, n in zip(table.test_accuracy_mean, table.test_accuracy_std, table.n)]
-    out["best val accuracy %"] = [mean_std(m, s, n) for m, s, n in zip(table.best_val_accuracy_mean, table.best_val_accuracy_std, table.n)]
-    out["epochs"] = [mean_std(m, s, n, 1, 1) for m, s, n in zip(table.epochs_mean, table.epochs_std, table.n)]
-    out["train s"] = [mean_std(m, s, n, 1, 1) for m, s, n in zip(table.train_seconds_mean, table.train_seconds_std, table.n)]
+    for column, name, scale, digits in (("test_accuracy", "test accuracy %", 100.0, 2),
+                                        ("best_val_accuracy", "best val accuracy %", 100.0, 2),
+                                        ("epochs", "epochs", 1.0, 1), ("train_seconds", "train s", 1.0, 1)):
+        out[name] = [mean_std(m, s, n, scale, digits)
+                     for m, s, n in zip(table[f"{column}_mean"], table[f"{column}_std"], table.n)]
     out["parameters"] = table.n_params.astype(int)
     return out
 
@@ -85,7 +87,7 @@ def probe_table(records: list[dict]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame()
     frame = pd.DataFrame(records)
-    frame["order"] = frame.source != "raw pixels"  # raw pixels first, in rows and in columns
+    frame["order"] = frame.source != RAW_PIXELS  # raw pixels first, in rows and in columns
     frame = frame.sort_values(["dataset", "order", "layer"], kind="stable")
     wide = frame.pivot_table(index=["dataset", "source", "label"], columns=["layer", "probe"], values="accuracy",
                              aggfunc="first", sort=False)

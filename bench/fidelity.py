@@ -51,7 +51,7 @@ def framework(configs: list[dict], seeds: int, backend: str, folder: Path) -> di
     space = folder / f"fidelity_{backend}.yaml"
     space.write_text(yaml.safe_dump({"seeds": list(range(seeds)),
                                      "experiments": configs}))
-    subprocess.run([sys.executable, "-m", "cli", "run", str(space), "--results", str(folder),
+    subprocess.run([sys.executable, "-m", "mlp_sweep", "run", str(space), "--results", str(folder),
                     "--backend", backend], check=True, stdout=subprocess.DEVNULL)
     sweep = SweepFolder(folder / space.stem)
     return {(m["label"], m["seed"]): m["test_accuracy"] for m in map(sweep.metrics, sweep.trials())}

@@ -208,7 +208,7 @@ def _line(name: str, ratio: float, target: str, ok: bool) -> str:
 def _sweep(space: Path, results: Path, *args: str) -> tuple[float, float, list[dict]]:
     """`sweep run` as users run it: (start time, wall seconds, every trial's metrics)."""
     started, start = time.time(), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cli", "run", str(space), "--results", str(results), *args],
+    subprocess.run([sys.executable, "-m", "mlp_sweep", "run", str(space), "--results", str(results), *args],
                    check=True, capture_output=True, cwd=ROOT)
     wall = time.perf_counter() - start
     name = args[args.index("--name") + 1] if "--name" in args else space.stem
@@ -226,8 +226,9 @@ def bench_train(quick: bool) -> tuple[list[str], dict]:
     for backend, result in ours.items():  # the target is the default backend's; the others are compared
         ratio = plain_epoch / _steady(result["epoch_seconds"])
         gap = 100 * abs(result["test_accuracy"] - plain["test_accuracy"])
-        line = _line(f"train[{backend}]", ratio, ">=5,accuracy_gap<=0.3pt", ratio >= 5 and gap <= 0.3) \
-            if backend == DEFAULT_BACKEND else f"train[{backend}] ratio={ratio:.2f} target=none INFO (not the default backend)"
+        line = (_line(f"train[{backend}]", ratio, ">=5,accuracy_gap<=0.3pt", ratio >= 5 and gap <= 0.3)
+                if backend == DEFAULT_BACKEND
+                else f"train[{backend}] ratio={ratio:.2f} target=none INFO (not the default backend)")
         lines.append(line + f" accuracy_gap={gap:.2f}pt")
     return lines, {"plain_tensorflow": plain, **{f"framework_{b}": r for b, r in ours.items()}}
 
@@ -250,7 +251,8 @@ def bench_sweep(space: Path, tmp: Path) -> tuple[list[str], dict]:
     fits = [(m["train_started"], m["train_ended"]) for m in metrics]
     in_trials, in_fit = _union(trials), _union(fits)
     overhead = (wall - in_trials) / wall
-    lines.append(_line("overhead", overhead, "<=0.10", overhead <= 0.10) + f" (Study A, seeds 0,1,2: {len(metrics)} trials)")
+    lines.append(_line("overhead", overhead, "<=0.10", overhead <= 0.10)
+                 + f" (Study A, seeds 0,1,2: {len(metrics)} trials)")
     lines.append(f"overhead[outside model.fit] ratio={(wall - in_fit) / wall:.2f} target=none INFO")
     return lines, {"sweep_wall_s": sweep_wall, "plain_loop_wall_s": loop_wall, "epochs": ran,
                    "seeds_0_1_2": {"wall_s": wall, "trials": len(metrics),
@@ -284,14 +286,15 @@ def bench_report(sweep_dir: Path, quick: bool) -> tuple[list[str], dict]:
     walls, splits = [], []
     for _ in ("cold", "warm"):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cli", "report", str(sweep_dir), *flags], check=True,
+        subprocess.run([sys.executable, "-m", "mlp_sweep", "report", str(sweep_dir), *flags], check=True,
                        capture_output=True, cwd=ROOT)
         walls.append(time.perf_counter() - start)
         splits.append(_job_split(pd.read_csv(tables / "layer_jobs.csv")))
     cold, warm = walls
     ours = pd.read_csv(tables / "probes_long.csv")
-    theirs = pd.DataFrame([{"dataset": l["dataset"], "source": l["source"], "layer": l["layer"], "probe": p,
-                            "plain": a, "width": l["width"]} for l in plain["layers"] for p, a in l["scores"].items()])
+    theirs = pd.DataFrame([{"dataset": job["dataset"], "source": job["source"], "layer": job["layer"], "probe": p,
+                            "plain": a, "width": job["width"]}
+                           for job in plain["layers"] for p, a in job["scores"].items()])
     both = theirs.merge(ours, on=["dataset", "source", "layer", "probe"])
     both["gap"] = 100 * (both.accuracy - both.plain).abs()
     flat = both.width <= 2

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.s3_server import s3_server
+from tests.s3_server import s3_server  # noqa: E402 - once the project root is on the path
 
 SMOKE = ROOT / "search_spaces" / "smoke.yaml"
 REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400", "--probe-rows", "1000", "--quiet"]
@@ -30,7 +30,7 @@ REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400", "--probe-rows"
 
 def _timed(*args: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "mlp_sweep", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:
         raise SystemExit(f"sweep {' '.join(args)} failed:\n{done.stderr[-2000:]}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 
 from sweep.errors import SweepError
@@ -28,11 +30,16 @@ def connected(address: str | None = None) -> Iterator[None]:
     if joins:
         _check_reachable(joins)
     system = None if joins else {"enable_worker_prestart": False, "prestart_worker_first_driver": False}
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  configure_logging=True, _system_config=system)
     except ConnectionError:  # "auto" with no cluster running on this machine
         raise SweepError(f"Ray address {joins}: no running Ray cluster found; {_FIX}") from None
+    if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+        # ray.init (Ray 2.60) replaces the process's SIGTERM handler with one that dumps a native
+        # stack and exits; the caller's handler (the command line's: one line, work kept) comes back.
+        signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     finally:
@@ -49,4 +56,5 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as exc:
-        raise SweepError(f"Ray address {address}: no Ray cluster answers there ({exc.strerror or exc}); {_FIX}") from None
+        raise SweepError(f"Ray address {address}: no Ray cluster answers there ({exc.strerror or exc}); "
+                         f"{_FIX}") from None

@@ -252,5 +252,6 @@ def fit_rows(dataset: Dataset, validation: int) -> int:
     """How many leading training rows are fitted on; the last `validation` rows validate."""
     n = len(dataset.x_train) - validation
     if n < 1:
-        raise SweepError(f"validation: {validation} rows leaves none of {dataset.name}'s {len(dataset.x_train)} to train on")
+        raise SweepError(f"validation: {validation} rows leaves none of {dataset.name}'s {len(dataset.x_train)} "
+                         f"to train on")
     return n

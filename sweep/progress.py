@@ -18,11 +18,22 @@ class Progress(tune.Callback):
     process could not: stopped early by a scheduler, or dead on their last try. On object storage
     it pushes the driver's files whenever Tune saves the experiment's state, and at the end."""
 
-    def __init__(self, log: Callable[[str], None], total: int, folder: SweepFolder, storage: Storage | None = None) -> None:
+    def __init__(self, log: Callable[[str], None], total: int, folder: SweepFolder,
+                 storage: Storage | None = None) -> None:
         self.log = log
         self.total = total
-        self.folder = folder
         self.storage = storage
+        self._folder = folder
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    @property
+    def folder(self) -> SweepFolder:
+        """The sweep's folder; on object storage, the mirror on the machine this callback runs on
+        (a resumed sweep's driver may run on another one)."""
+        return self.storage.mirror if self.storage else self._folder
+
+    def setup(self, **info: Any) -> None:  # Tune calls it when a run starts, a restored one too
         self.done = 0
         self.t0 = time.perf_counter()
 

@@ -67,7 +67,8 @@ def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: 
                          np.empty(0, dtype=np.int64), pca.explained_variance_ratio_.astype(np.float32))
     from sklearn.ensemble import RandomForestClassifier
 
-    forest = RandomForestClassifier(n_estimators=RF_TREES, max_samples=RF_SAMPLES, n_jobs=jobs, random_state=seed).fit(x, y)
+    forest = RandomForestClassifier(n_estimators=RF_TREES, max_samples=RF_SAMPLES, n_jobs=jobs, random_state=seed)
+    forest.fit(x, y)
     order = np.argsort(forest.feature_importances_, kind="stable")[::-1][:k]
     empty = np.empty(0, dtype=np.float32)
     return Reduction("rf", k, empty, empty.reshape(0, 0), order.astype(np.int64),

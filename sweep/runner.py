@@ -36,7 +36,8 @@ class RunOptions:
     backend: str = DEFAULT_BACKEND
 
     def __post_init__(self) -> None:
-        for name, value, ok, rule in (("--concurrency", self.concurrency, self.concurrency is None or self.concurrency >= 1, ">= 1"),
+        concurrency_ok = self.concurrency is None or self.concurrency >= 1
+        for name, value, ok, rule in (("--concurrency", self.concurrency, concurrency_ok, ">= 1"),
                                       ("--cpus-per-trial", self.cpus_per_trial, self.cpus_per_trial > 0, "> 0"),
                                       ("--gpus-per-trial", self.gpus_per_trial, self.gpus_per_trial >= 0, ">= 0")):
             if not ok:
@@ -48,7 +49,9 @@ class RunOptions:
     def location(self, space: Space) -> str:
         """Where the sweep lives: its folder, or its URI on object storage."""
         name = self.name or space.name
-        return f"{str(self.results).rstrip('/')}/{name}" if is_uri(self.results) else str(Path(self.results, name).absolute())
+        if is_uri(self.results):
+            return f"{str(self.results).rstrip('/')}/{name}"
+        return str(Path(self.results, name).absolute())
 
     def storage(self, space: Space) -> Storage | None:
         return Storage(self.location(space)) if is_uri(self.results) else None
@@ -85,9 +88,12 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     from sweep.search import tuner
     from sweep.trainable import train_trial
 
+    here = not (options.address or os.environ.get("RAY_ADDRESS"))  # a Ray of this machine's size
+    if here:
+        _check_fits(options, {"CPU": os.cpu_count() or 1})  # before it starts: the CPUs it will count
     with connected(options.address):
-        if not (options.address or os.environ.get("RAY_ADDRESS")):  # a Ray of this machine's size
-            _check_fits(options)
+        if here:
+            _check_fits(options, _largest_node())  # what it counted (a CPU quota, GPUs)
         planned = _record(space, options, folder, storage)
         log(f"{planned} trials -> {location}{' (resumed)' if options.resume else ''}")
         trainable = tune.with_resources(
@@ -95,11 +101,12 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
         ray_state = storage.ray_uri if storage else str(folder.ray)
         if options.resume and tune.Tuner.can_restore(ray_state):
+            # The restored Tuner brings back the `Progress` it was made with (Ray keeps its run
+            # configuration); that callback restarts its count and clock when the run starts.
             run = tune.Tuner.restore(ray_state, trainable, resume_errored=True)
         else:
-            run = tuner(space, trainable, folder, options.concurrency, location)
-        # Ray pickles callbacks with its state and restores them; give every start a fresh one.
-        run._local_tuner.get_run_config().callbacks = [Progress(log, planned, folder, storage)]
+            progress = Progress(log, planned, folder, storage)
+            run = tuner(space, trainable, folder, options.concurrency, location, callbacks=[progress])
         run.fit()
     folder.write_record(folder.read_record() | {"ended": time.time()})  # for a report that follows the sweep
     if storage:
@@ -133,17 +140,21 @@ def _record(space: Space, options: RunOptions, folder: SweepFolder, storage: Sto
     return planned
 
 
-def _check_fits(options: RunOptions) -> None:
-    """A trial must fit on one node, or Tune waits for it forever."""
-    import ray
-
-    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+def _check_fits(options: RunOptions, largest: dict[str, float]) -> None:
+    """A trial must fit on one node, or Tune waits for it forever; `largest`: a node's CPUs and GPUs."""
     for option, kind, asked in (("--cpus-per-trial", "CPU", options.cpus_per_trial),
                                 ("--gpus-per-trial", "GPU", options.gpus_per_trial)):
-        most = max(node.get(kind, 0.0) for node in nodes)
+        most = largest.get(kind, asked)
         if asked > most:
             raise SweepError(f"{option} {asked:g}: this machine's Ray has {most:g} {kind}s; ask for at most "
                              f"{most:g}, or join a larger cluster with --address")
+
+
+def _largest_node() -> dict[str, float]:
+    import ray
+
+    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+    return {kind: max(node.get(kind, 0.0) for node in nodes) for kind in ("CPU", "GPU")}
 
 
 def check_data(space: Space, data_dir: str | None) -> None:

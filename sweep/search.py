@@ -12,9 +12,10 @@ from sweep.space import Distribution, Space
 METRIC, MODE = "val_accuracy", "max"  # what search and schedulers optimise: never test data
 
 
-def tuner(space: Space, trainable: Any, folder: SweepFolder, concurrency: int | None, location: str) -> Any:
+def tuner(space: Space, trainable: Any, folder: SweepFolder, concurrency: int | None, location: str,
+          callbacks: list[Any]) -> Any:
     """A new `tune.Tuner` for the space, its state kept in the sweep at `location` (a folder or a
-    URI); the Optuna study in `folder`, the sweep's folder or its local mirror."""
+    URI); the Optuna study in `folder`, the sweep's folder or its local mirror; Tune's `callbacks`."""
     from ray import tune
 
     search_alg, scheduler = None, None
@@ -46,7 +47,7 @@ def tuner(space: Space, trainable: Any, folder: SweepFolder, concurrency: int | 
                                     num_samples=num_samples, max_concurrent_trials=concurrency,
                                     reuse_actors=True,  # one process serves many trials: Keras, JAX and data load once
                                     trial_dirname_creator=lambda trial: trial.trial_id),
-        run_config=tune.RunConfig(name=folder.ray.name, storage_path=location, verbose=0,
+        run_config=tune.RunConfig(name=folder.ray.name, storage_path=location, verbose=0, callbacks=callbacks,
                                   failure_config=tune.FailureConfig(max_failures=space.max_failures)),
     )
 

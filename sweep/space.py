@@ -90,8 +90,8 @@ class Space:
                         configs.append(resolve(values, str(self.path)))
         repeats = len(configs) - len({json.dumps(c.to_dict()) for c in configs})
         if repeats:
-            raise SpaceError(f"{self.path}: {repeats} of {len(configs)} trials repeat another's configuration and seed; "
-                             f"remove the repeated grid value, experiment or seed (or draw fewer random samples)")
+            raise SpaceError(f"{self.path}: {repeats} of {len(configs)} trials repeat another's configuration and "
+                             f"seed; remove the repeated grid value, experiment or seed (or draw fewer random samples)")
         return tuple(configs)
 
     def values(self, name: str) -> set[Any]:
@@ -122,7 +122,8 @@ class Space:
             self.trials()
             return
         fixed = {**self.experiments[0], "seed": self.seeds[0]}
-        options = {k: (self.params[k].args if isinstance(self.params.get(k), Distribution) else (fixed.get(k, self.params.get(k)),))
+        options = {k: self.params[k].args if isinstance(self.params.get(k), Distribution)
+                   else (fixed.get(k, self.params.get(k)),)
                    for k in REDUCTION_KEYS if k in self.params or k in fixed}
         for combo in itertools.product(*options.values()):
             resolve(dict(zip(options, combo), seed=self.seeds[0]), str(self.path))

@@ -72,12 +72,14 @@ def load_space(path: str | Path, *, seeds: tuple[int, ...] | None = None,
     if doc is None:
         raise SpaceError(f"{path}: the file is empty; it needs at least a 'params' mapping")
     if not isinstance(doc, dict):
-        raise SpaceError(f"{path}: expected a mapping of keys ({', '.join(sorted(_TOP_KEYS))}), got {type(doc).__name__}")
+        raise SpaceError(f"{path}: expected a mapping of keys ({', '.join(sorted(_TOP_KEYS))}), "
+                         f"got {type(doc).__name__}")
     doc |= {k: v for k, v in keys.items() if v is not None}
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         raise SpaceError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    fixed = {name: check_value(name, value, "command line") for name, value in (params or {}).items() if value is not None}
+    fixed = {name: check_value(name, value, "command line")
+             for name, value in (params or {}).items() if value is not None}
     return _build(path, doc, _checked_seeds("--seeds", list(seeds)) if seeds is not None else None, fixed)
 
 
@@ -167,7 +169,8 @@ def _parse_param(where: str, search: str, name: str, value: Any) -> Any:
     if not isinstance(value, dict):
         return check_value(name, value, f"{where}: params")
     if len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
-        raise SpaceError(f"{key} must be a value or one of {{{': [...]}, {'.join(DISTRIBUTIONS)}: [...]}}, got {value!r}")
+        raise SpaceError(f"{key} must be a value or one of {{{': [...]}, {'.join(DISTRIBUTIONS)}: [...]}}, "
+                         f"got {value!r}")
     kind, args = next(iter(value.items()))
     if not isinstance(args, list) or not args:
         raise SpaceError(f"{key}.{kind} takes a non-empty list, got {args!r}")

@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -57,22 +56,32 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mlp-sweep")
 
 
-@dataclass(frozen=True)
 class Storage:
-    """A sweep at `uri` (`<results>/<name>`) and this machine's mirror of it."""
+    """A sweep at `uri` (`<results>/<name>`) and this machine's mirror of it.
 
-    uri: str
-    # What this object uploaded, with each file's size and modification time then, and the folders it made.
-    _pushed: dict[Path, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
-    _made: set[str] = field(default_factory=set, compare=False, repr=False)
+    Besides its URI it keeps what one process learns while using it: the file system, opened on
+    first use, and what it uploaded (each file's size and modification time then, and the folders
+    it made), so that an unchanged file is not uploaded twice. None of that travels: a copy made by
+    pickling (Ray's saved state, a task on another node) starts from the URI alone."""
 
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.uri)
+    def __init__(self, uri: str) -> None:
+        parts = urlsplit(uri)
         if parts.username or parts.password:
             raise SweepError(f"{parts.scheme}://...@{parts.hostname}{parts.path}: credentials in the URI would be "
                              f"written to logs and records; drop them and set AWS_ACCESS_KEY_ID and "
                              f"AWS_SECRET_ACCESS_KEY (or your storage's own variables) instead")
-        object.__setattr__(self, "uri", self.uri.rstrip("/"))
+        self.uri = uri.rstrip("/")
+        self._pushed: dict[Path, tuple[int, int]] = {}
+        self._made: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Storage({self.uri!r})"
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"uri": self.uri}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["uri"])
 
     @cached_property
     def _fs(self) -> tuple[Any, str]:
@@ -132,7 +141,10 @@ class Storage:
         storage; a file this object uploaded before and that has not changed since is skipped."""
         for path in paths:
             for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
-                if file.is_file() and self._pushed.get(file) != (stamp := (file.stat().st_size, file.stat().st_mtime_ns)):
+                if not file.is_file():
+                    continue
+                stamp = (file.stat().st_size, file.stat().st_mtime_ns)
+                if self._pushed.get(file) != stamp:
                     self._upload(file)
                     self._pushed[file] = stamp
 
@@ -220,7 +232,8 @@ class Storage:
         if not {TrialFolder.params.name, TrialFolder.metrics.name} <= files.keys():
             return False
         folder = self.mirror.trial(trial_id)
-        source = f"{number} {files[TrialFolder.metrics.name].size} {files[TrialFolder.metrics.name].mtime} {sorted(skip)}"
+        metrics = files[TrialFolder.metrics.name]
+        source = f"{number} {metrics.size} {metrics.mtime} {sorted(skip)}"
         if (folder.path / SOURCE).is_file() and (folder.path / SOURCE).read_text() == source:
             return True  # the mirror holds this checkpoint already
         staged = TrialFolder(folder.path.with_name(f".{trial_id}.fetch"))
@@ -260,7 +273,8 @@ class Storage:
         numbered = _checkpoints(self._listing(f"{self.ray_root}/{trial_id}")).get(trial_id, {})
         if not numbered:
             return {}
-        return read_json_at(self.fs, f"{self.ray_root}/{trial_id}/checkpoint_{max(numbered):06d}/{TrialFolder.metrics.name}")
+        latest = f"{self.ray_root}/{trial_id}/checkpoint_{max(numbered):06d}"
+        return read_json_at(self.fs, f"{latest}/{TrialFolder.metrics.name}")
 
 
 def _checkpoints(files: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:

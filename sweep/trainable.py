@@ -61,7 +61,8 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     if storage:
         folder = TrialFolder(Path.cwd() / trial_id)
         shutil.rmtree(folder.path, ignore_errors=True)  # a retry on this node starts clean
-        last = storage.fetch_trial(trial_id) or folder  # its latest whole checkpoint, whether Tune's state knows it or not
+        # Its latest whole checkpoint, whether Tune's state knows it or not.
+        last = storage.fetch_trial(trial_id) or folder
     else:
         folder = last = home.trial(trial_id)
 
@@ -189,4 +190,5 @@ def _keep_rows(n: int, keep: int | None, seed: int) -> np.ndarray:
 
 
 def _confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
-    return np.bincount(y_true.astype(np.int64) * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
+    pairs = y_true.astype(np.int64) * classes + y_pred
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)

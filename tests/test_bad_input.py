@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cli import main
+from mlp_sweep import main
 from sweep.data import SHIPPED
 from tests.conftest import SPACES
 
@@ -90,11 +90,13 @@ CASES = [
     ("space: search_seed >= 2^32", lambda t: ["run", _space(t, "search_seed: 4294967296")], "search_seed must be <="),
     ("space: batch_size above the training rows", lambda t: ["run", _space(t, "params: {batch_size: 100000}")],
      "batch_size must be <= 60000"),
-    ("space: validation takes every row", lambda t: ["run", _space(t, "params: {dataset: mnist_small, validation: 6000}")],
+    ("space: validation takes every row",
+     lambda t: ["run", _space(t, "params: {dataset: mnist_small, validation: 6000}")],
      "validation must be < 6000"),
     ("--name escapes --results", lambda t: ["run", SMOKE, "--name", "../escape"], "--name must be a folder name"),
     ("--name .", lambda t: ["run", SMOKE, "--name", "."], "--name must be a folder name"),
-    ("--concurrency 0 (dry run)", lambda t: ["run", SMOKE, "--concurrency", "0", "--dry-run"], "--concurrency must be >= 1"),
+    ("--concurrency 0 (dry run)", lambda t: ["run", SMOKE, "--concurrency", "0", "--dry-run"],
+     "--concurrency must be >= 1"),
     ("--cpus-per-trial -1 (dry run)", lambda t: ["run", SMOKE, "--cpus-per-trial", "-1", "--dry-run"],
      "--cpus-per-trial must be > 0"),
     ("--gpus-per-trial -1", lambda t: ["run", SMOKE, "--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),

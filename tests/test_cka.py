@@ -3,7 +3,6 @@ CKA across a sweep's configurations and seeds."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,12 @@ from scipy.stats import ortho_group
 from analysis.cka import cka, matrix
 from analysis.results import load_sweep
 from analysis.similarity import across_sweep
-from sweep.folder import SweepFolder
+from tests.conftest import write_trial
 
 
 def _gram_cka(x: np.ndarray, y: np.ndarray, debiased: bool) -> float:
     """CKA straight from the definition: n x n Gram matrices, centred (or the unbiased HSIC)."""
-    k, l = x @ x.T, y @ y.T
+    k, l = x @ x.T, y @ y.T  # noqa: E741 - the definition's names
     n = len(x)
 
     def hsic(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,23 +78,27 @@ def test_matrix_is_symmetric_with_a_unit_diagonal(xy) -> None:
     assert m[0, 1] == pytest.approx(cka(x, y))
 
 
-def test_across_the_sweep_every_layer_meets_every_other_and_seeds_meet_their_twin(smoke_sweep: Path,
-                                                                                   tmp_path: Path) -> None:
-    sweep_dir = tmp_path / "smoke"
-    shutil.copytree(smoke_sweep, sweep_dir)
-    folder = SweepFolder(sweep_dir)
-    original = folder.trials()[0]
-    twin = folder.trial("twin")  # the same run filed as a second seed: its layers equal the first's
-    shutil.copytree(original.path, twin.path)
-    twin.write_params(original.read_params() | {"seed": 1, "trial_id": "twin"})
-    twin.write_metrics(original.read_metrics() | {"seed": 1, "trial_id": "twin"})
+def test_across_the_sweep_every_layer_meets_every_other_and_seeds_meet_their_twin(tmp_path: Path) -> None:
+    """Four configurations whose layers transform the same test rows, one of them run again as a
+    second seed that learned the very same layers."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 20)), rng.integers(0, 10, 300)
+    (tmp_path / "sweep.json").write_text('{"planned": 5}')
+    for trial_id, hidden, seed, weights in (("a", [8], 0, 1), ("b", [8, 2], 0, 2), ("c", [6, 4], 0, 3),
+                                            ("d", [5], 0, 4), ("twin", [8, 2], 1, 2)):
+        write_trial(tmp_path, trial_id, hidden, seed, 0.9)
+        draw, h, acts = np.random.default_rng(weights), x, {"y_test": y}
+        for i, width in enumerate(hidden, 1):
+            h = np.maximum(h @ draw.normal(size=(h.shape[1], width)), 0)
+            acts[f"hidden_{i}_test"] = h.astype(np.float16)
+        np.savez(tmp_path / "trials" / trial_id / "activations.npz", **acts)
 
-    (found,) = across_sweep(load_sweep(sweep_dir), tmp_path / "cache")
+    (found,) = across_sweep(load_sweep(tmp_path), tmp_path / "cache")
     assert len(found.layers.names) == 6  # the hidden layers of the four configurations, one seed each
     assert np.allclose(found.layers.plain, found.layers.plain.T) and np.allclose(np.diag(found.layers.plain), 1)
     assert len(found.layers.pairs()) == 15
     stable = found.seeds
-    assert len(stable) == len(original.read_params()["hidden"]) and (stable.seeds == 2).all()
+    assert len(stable) == 2 and (stable.seeds == 2).all() and stable.configuration.str.endswith("h2").all()
     assert np.allclose(stable["mean"], 1)
-    again = across_sweep(load_sweep(sweep_dir), tmp_path / "cache")[0]  # read back from the cache
+    again = across_sweep(load_sweep(tmp_path), tmp_path / "cache")[0]  # read back from the cache
     assert again.layers.names == found.layers.names and np.array_equal(again.layers.debiased, found.layers.debiased)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
+from mlp_sweep import main
 from tests.conftest import SPACES
 
 
@@ -52,7 +52,8 @@ def test_bad_seeds_is_a_usage_error(capsys) -> None:
     assert info.value.code == 2
 
 
-@pytest.mark.parametrize("option, value", [("--concurrency", "0"), ("--cpus-per-trial", "0"), ("--gpus-per-trial", "-1")])
+@pytest.mark.parametrize("option, value",
+                         [("--concurrency", "0"), ("--cpus-per-trial", "0"), ("--gpus-per-trial", "-1")])
 def test_bad_resources_exit_2(capsys, tmp_path: Path, option: str, value: str) -> None:
     assert main(["run", str(SPACES / "smoke.yaml"), "--results", str(tmp_path), option, value]) == 2
     assert f"{option} must be" in capsys.readouterr().err

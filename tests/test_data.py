@@ -88,7 +88,8 @@ def test_unknown_dataset() -> None:
         data.load("cifar")
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="dataset-fashion-mnist not installed")
 def test_fashion_mnist_from_debian() -> None:
     ds = data.load("fashion_mnist")
     assert ds.x_train.shape == (60000, 28, 28) and ds.origin.startswith("/usr/share/datasets")

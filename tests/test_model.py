@@ -88,11 +88,14 @@ def test_a_later_process_loads_the_compiled_steps_instead_of_compiling(tmp_path)
     pd.testing.assert_frame_equal(histories[0], histories[1])
 
 
+@pytest.mark.slow  # a second Keras backend in a process of its own
 @pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="this is the run on TensorFlow")
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason='needs pip install -e ".[tensorflow]"')
 def test_the_model_tests_pass_on_tensorflow() -> None:
-    """The backend a user may choose: this file again, in a process whose Keras runs on TensorFlow."""
-    run = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"],
+    """The backend a user may choose: this file's tests of the model and the trial again, in a process
+    whose Keras runs on TensorFlow (the tests of processes are about JAX's compiling and seeding)."""
+    run = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                          "-k", "not process"],
                          env={**os.environ, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True,
                          timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-3000:]

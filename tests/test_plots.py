@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.colors import to_hex
 
 from analysis import plots
+from analysis.layers import RAW, RAW_PIXELS
 from analysis.page import Page
 
 
@@ -31,7 +32,7 @@ def test_parallel_coordinates_with_one_varying_column_draws_every_trial_with_val
 def test_probes_by_layer_has_a_panel_per_data_set_named_trials_and_whole_layers() -> None:
     records = [{"dataset": d, "source": s, "layer": layer, "probe": "umap-knn5", "accuracy": a}
                for d in ("mnist", "fashion_mnist")
-               for s, layer, a in (("raw pixels", "raw", 0.9), ("t1", "hidden_1", 0.95), ("t1", "hidden_2", 0.96))]
+               for s, layer, a in ((RAW_PIXELS, RAW, 0.9), ("t1", "hidden_1", 0.95), ("t1", "hidden_2", 0.96))]
     fig = plots.plot_probes_by_layer(records, "umap-knn5", {"t1": "plain 784-128-10"})
     assert [ax.get_title() for ax in fig.axes] == ["mnist", "fashion_mnist"]
     ax = fig.axes[0]

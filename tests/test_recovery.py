@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
+from mlp_sweep import main
 from sweep.data import SHIPPED
 from sweep.folder import SweepFolder
 
@@ -36,7 +36,7 @@ experiments: {experiments}
 def _sweep(tmp_path: Path, text: str, *args: str, **popen) -> subprocess.Popen:
     space = tmp_path / "space.yaml"
     space.write_text(text)
-    cmd = [sys.executable, "-m", "cli", "run", str(space), "--results", str(tmp_path / "results"), *args]
+    cmd = [sys.executable, "-m", "mlp_sweep", "run", str(space), "--results", str(tmp_path / "results"), *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
@@ -73,7 +73,8 @@ def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
 
 
 def test_a_trial_killed_on_its_last_try_is_failed_and_the_sweep_exits_1(tmp_path: Path) -> None:
-    proc = _sweep(tmp_path, SLOW.format(epochs=6, experiments="[{label: a}]").replace("max_failures: 2", "max_failures: 0"))
+    text = SLOW.format(epochs=6, experiments="[{label: a}]").replace("max_failures: 2", "max_failures: 0")
+    proc = _sweep(tmp_path, text)
     sweep = tmp_path / "results" / "space"
     _wait(lambda: any((sweep / "trials" / t / "history.csv").is_file() for t in _metrics(sweep)))
     (trial_id, metrics), = _metrics(sweep).items()

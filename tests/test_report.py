@@ -21,12 +21,22 @@ from analysis.layers import run_layer
 from analysis.progress import Progress
 from analysis.report import ReportOptions, build_report, plan, run_with_report
 from analysis.results import load_sweep
-from cli import main
+from mlp_sweep import main
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ReportOptions(top=1, subsample=400, probe_rows=2000)
+OPTIONS = ReportOptions(top=1, subsample=400, probe_rows=1000)
 SECTIONS = ["overview", "comparison", "probes", "similarity", "pixels", "reductions"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_ray():
+    """One Ray for the module's reports and sweeps, as `sweep run --report` shares one: its worker
+    processes, with the embedding libraries' compiled code, serve every test here."""
+    from sweep.cluster import connected
+
+    with connected():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +234,8 @@ def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
     page.locator(".explorer .legend .traces").nth(1).click()
     page.wait_for_function("() => document.querySelector('.explorer-plot').data.some(t => t.visible === 'legendonly')")
     page.locator(".explorer select").first.select_option("UMAP")
-    page.wait_for_function("() => document.querySelector('.explorer-plot').layout.annotations[0].text.includes('fit on')")
+    page.wait_for_function(
+        "() => document.querySelector('.explorer-plot').layout.annotations[0].text.includes('fit on')")
     assert {t["visible"] for t in plot.evaluate("gd => gd.data.filter(t => t.legendgroup === '1')")} == {"legendonly"}
     assert plot.evaluate(SELECTED_ROWS)["x2"] == rows["x"]
     plot.screenshot(path=shots / "explorer_selection.png")
@@ -245,14 +256,18 @@ def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
     # Tables: a header click sorts, the box above filters.
     table = page.locator("#comparison table.sortable").first
     column = table.locator("th").all_inner_texts().index("test accuracy %") + 1
-    accuracies = lambda: [float(t.split()[0]) for t in table.locator(f"tbody td:nth-child({column})").all_inner_texts()]
+
+    def accuracies() -> list[float]:
+        return [float(t.split()[0]) for t in table.locator(f"tbody td:nth-child({column})").all_inner_texts()]
+
     before = accuracies()
     assert before == sorted(before, reverse=True)  # best first, as written
     table.locator("th", has_text="test accuracy %").click()
     assert accuracies() == sorted(before) != before
     trials = page.locator("#overview table.sortable")
     page.locator("#overview input.filter").fill("plain")
-    assert trials.locator("tbody tr:visible").count() == 1 and page.locator("#overview .filter-count").inner_text() == "1 of 4 rows"
+    assert trials.locator("tbody tr:visible").count() == 1
+    assert page.locator("#overview .filter-count").inner_text() == "1 of 4 rows"
     page.locator("#overview").screenshot(path=shots / "table_filtered.png")
 
     assert page.locator("#probes img").count() >= 1 and page.locator(".explorer").count() == 1
@@ -266,7 +281,8 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     shutil.copytree(reported[0], sweep)  # with its report cache: only the listing is new work
     first, second, third = sorted((sweep / "trials").iterdir())[:3]
     metrics = json.loads((first / "metrics.json").read_text())
-    (first / "metrics.json").write_text(json.dumps({**metrics, "status": "failed", "error": "TrainingDiverged: loss became nan"}))
+    failed = {**metrics, "status": "failed", "error": "TrainingDiverged: loss became nan"}
+    (first / "metrics.json").write_text(json.dumps(failed))
     (second / "metrics.json").write_text(json.dumps({**metrics, "status": "running", "test_accuracy": None}))
     (third / "activations.npz").unlink()  # killed before its arrays were written...
     (third / "metrics.json").unlink()  # ...so it never completed
@@ -274,7 +290,7 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     (reduction.parent / f".{reduction.stem}.123.tmp.npz").write_bytes(b"half a file")  # a killed trial's
     space = sweep / "space.yaml"
     space.write_text(space.read_text().replace("description:", "description: <b>bold</b> | a_b"))
-    code = main(["report", str(sweep), "--top", "1", "--subsample", "400", "--probe-rows", "2000"])
+    code = main(["report", str(sweep), "--top", "0", "--subsample", "400", "--probe-rows", "1000"])
     assert code == 0
     page = (sweep / "report" / "report.html").read_text()
     assert "failed" in page and "running" in page and "starting" in page and "loss became nan" in page
@@ -286,7 +302,8 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     ("--nodes", "hidden_1:999", "node 999 is not in it"), ("--nodes", "hidden_7:0", "no trial shown in full has"),
     ("--trials", "nonesuch", "no trial 'nonesuch'"), ("--image", "10000", "image 10000 is not among them"),
     ("--image", "-1", "--image must be >= 0")])
-def test_report_options_that_name_missing_things_are_exit_2(reported, capsys, option: str, value: str, says: str) -> None:
+def test_report_options_that_name_missing_things_are_exit_2(reported, capsys, option: str, value: str,
+                                                            says: str) -> None:
     sweep = reported[0]
     before = (sweep / "report" / "report.html").stat().st_mtime
     assert main(["report", str(sweep), "--top", "1", option, value]) == 2
@@ -305,15 +322,17 @@ def test_run_with_report_leaves_the_report_a_later_one_repeats(tmp_path: Path, c
     from sweep.space_file import load_space
     from tests.conftest import SPACES
 
-    lines = []
-    sweep, summary = run_with_report(load_space(SPACES / "smoke.yaml"), RunOptions(results=tmp_path), OPTIONS,
-                                     log=lines.append)
+    space = tmp_path / "space.yaml"  # two of the smoke space's trials
+    space.write_text((SPACES / "smoke.yaml").read_text().split("  - {label: pca")[0])
+    lines, options = [], replace(OPTIONS, methods=("pca",))
+    sweep, summary = run_with_report(load_space(space), RunOptions(results=tmp_path), options, log=lines.append)
     assert any("s left)" in line for line in lines)  # the sweep's own estimate
     err = capsys.readouterr().err
     assert "layer jobs" in err and "cache entries computed" in err  # the report's progress, beside it
     assert not summary.failed and "(partial)" not in summary.html.read_text()
     tables = sweep / "report" / "tables"
     first = (tables / "probes_long.csv").read_text()
-    assert main(["report", str(sweep), "--top", "1", "--subsample", "400", "--probe-rows", "2000"]) == 0
+    assert main(["report", str(sweep), "--top", "1", "--methods", "pca", "--subsample", "400",
+                 "--probe-rows", "1000"]) == 0
     assert (tables / "probes_long.csv").read_text() == first
     assert pd.read_csv(tables / "layer_jobs.csv").computed.sum() == 0  # all there already

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from analysis.results import load_sweep
-from cli import main
+from mlp_sweep import main
 from sweep.storage import CACHE_ENV, Storage
 from tests.conftest import SPACES
 from tests.ray_cluster import cluster_of_two, token_env
@@ -43,8 +43,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """The command line in a process of its own (Ray reads a cluster's token once per process)."""
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=600, check=False,
-                          **kwargs)
+    return subprocess.run([sys.executable, "-m", "mlp_sweep", *args], capture_output=True, text=True, timeout=600,
+                          check=False, **kwargs)
 
 
 def _objects(uri: str) -> dict[str, bytes]:
@@ -60,25 +60,32 @@ def _objects(uri: str) -> dict[str, bytes]:
     return out
 
 
-def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from_the_bucket(
-        s3: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in token_env().items():
-        monkeypatch.setenv(name, value)
+@pytest.fixture(scope="module")
+def cluster_sweep(s3: str) -> tuple[str, subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """The smoke sweep on a two-node cluster whose nodes share no disk, into the bucket, and its report
+    from the bucket with layer jobs on both nodes: the sweep's URI, and both commands as they ran."""
     cache = Path(os.environ[CACHE_ENV])
     cache.mkdir(parents=True, exist_ok=True)
     # The second node sees a tmpfs of its own where this machine's mirror of the sweep lies.
     hide = ("unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"',
             str(cache))
     uri = f"{s3}/cluster"
-    with cluster_of_two(worker_prefix=hide) as address:
-        run = _cli("run", str(SPACES / "smoke.yaml"), "--results", uri, "--address", address)
-        assert run.returncode == 0, run.stderr[-3000:]
-        # The report's layer jobs on the cluster too: the second node fetches the trials it analyses.
-        report = _cli("report", f"{uri}/smoke", "--address", address, *REPORT)
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in token_env().items():
+            env.setenv(name, value)
+        with cluster_of_two(worker_prefix=hide) as address:
+            run = _cli("run", str(SPACES / "smoke.yaml"), "--results", uri, "--address", address)
+            assert run.returncode == 0, run.stderr[-3000:]
+            # The report's layer jobs on the cluster too: the second node fetches the trials it analyses.
+            report = _cli("report", f"{uri}/smoke", "--address", address, *REPORT)
     assert report.returncode == 0, report.stderr[-3000:]
+    return f"{uri}/smoke", run, report
 
-    objects = _objects(f"{uri}/smoke")
-    mirror = Storage(f"{uri}/smoke").mirror
+
+def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from_the_bucket(cluster_sweep) -> None:
+    uri, run, report = cluster_sweep
+    objects = _objects(uri)
+    mirror = Storage(uri).mirror
     finals = [json.loads(body) for key, body in objects.items()
               if key.endswith("/metrics.json") and json.loads(body)["status"] == "completed"]
     assert sorted(m["label"] for m in finals) == ["bottleneck", "pca", "plain", "rf-dropout"]
@@ -109,7 +116,7 @@ experiments: [{label: a}, {label: b}, {label: c}]
 """)
     uri = f"{s3}/resume"
     storage = Storage(f"{uri}/space")
-    cmd = [sys.executable, "-m", "cli", "run", str(space), "--results", uri, "--concurrency", "1"]
+    cmd = [sys.executable, "-m", "mlp_sweep", "run", str(space), "--results", uri, "--concurrency", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         for line in proc.stdout:  # the driver's progress: kill it once a trial has completed
@@ -130,7 +137,8 @@ experiments: [{label: a}, {label: b}, {label: c}]
     assert sorted(m["label"] for m in final.values()) == ["a", "b", "c"]
 
 
-def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str, tmp_path: Path) -> None:
+def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     space = tmp_path / "opt.yaml"
     space.write_text(OPTUNA_SPACE)
     assert main(["run", str(space), "--results", f"{s3}/optuna"]) == 0
@@ -138,7 +146,10 @@ def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str
     study_file = tmp_path / "optuna.db"  # the bucket's copy, not the driver's
     study_file.write_bytes(objects["optuna.db"])
     study = optuna.load_study(study_name="opt", storage=f"sqlite:///{study_file}")
-    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 4
+    values = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(values) == 4 and all(0 < v <= 1 for v in values)
+    assert {t.params["trial/reduction"] for t in study.trials} <= {"none", "pca"}
+    assert len([k for k in objects if k.startswith("reductions/") and k.endswith(".npz")]) == 1  # pca20, fitted once
 
     mirror = Storage(f"{s3}/optuna/opt").mirror
     shutil.rmtree(mirror.path)  # a report on another machine
@@ -147,13 +158,15 @@ def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str
     assert len(sweep.trials) == 4 and {t.metrics["status"] for t in sweep.trials} <= {"completed", "stopped"}
     assert all(t.files.history.is_file() for t in sweep.trials)  # a stopped trial keeps its learning curve
     assert "<section id='optuna'>" in (mirror.report / "report.html").read_text()
+    monkeypatch.chdir(mirror.path)  # the study is found by the sweep's name even when it is given as "."
+    assert main(["report", ".", *REPORT]) == 0 and "Optimisation history" in (mirror.report / "report.html").read_text()
 
 
-def test_a_half_uploaded_trial_is_never_taken_for_complete_and_a_second_fetch_downloads_nothing(s3: str) -> None:
+def test_a_half_uploaded_trial_is_never_taken_for_complete_and_a_second_fetch_downloads_nothing(
+        cluster_sweep) -> None:
     import pyarrow.fs
 
-    assert main(["run", str(SPACES / "smoke.yaml"), "--results", f"{s3}/whole", "--name", "one"]) == 0
-    storage = Storage(f"{s3}/whole/one")
+    storage = Storage(cluster_sweep[0])
     mirror = storage.fetch()
     trial = mirror.trials()[0]
     fetched = {p.name: p.stat().st_ino for p in trial.path.iterdir()}
@@ -180,7 +193,8 @@ def test_credentials_in_the_uri_are_refused_before_anything_starts(capsys: pytes
 
 
 @pytest.mark.parametrize("args, says", [
-    (["run", str(SPACES / "smoke.yaml"), "--results", "s3://no-such-bucket/prefix"], "bucket 'no-such-bucket' not found"),
+    (["run", str(SPACES / "smoke.yaml"), "--results", "s3://no-such-bucket/prefix"],
+     "bucket 'no-such-bucket' not found"),
     (["run", str(SPACES / "smoke.yaml"), "--results", "{s3}/none", "--resume"], "no sweep to resume here"),
     (["report", "{s3}/none/smoke"], "no sweep here"),
 ])

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,35 +8,19 @@ import pytest
 from analysis import tables
 from analysis.results import load_sweep
 from sweep.errors import SweepError
-
-
-def _trial(root: Path, trial_id: str, hidden: list[int], seed: int, acc: float | None, status: str = "completed",
-           **extra) -> None:
-    folder = root / "trials" / trial_id
-    folder.mkdir(parents=True)
-    params = {"dataset": "mnist", "hidden": hidden, "dropout": 0.0, "reduction": "none", "reduction_k": 0,
-              "optimizer": "rmsprop", "learning_rate": 0.001, "batch_size": 32, "activation": "relu",
-              "seed": seed, "label": f"h{hidden[-1]}", "validation": 5000, "patience": extra.pop("patience", 2)}
-    (folder / "params.json").write_text(json.dumps(params))
-    if status == "starting":
-        return
-    metrics = {**params, "input_reduction": "none", "status": status, **extra}
-    if acc is not None:
-        metrics |= {"test_accuracy": acc, "best_val_accuracy": acc + 0.01, "epochs": 10 + seed,
-                    "train_seconds": 5.0 * (seed + 1), "n_params": 1000 * hidden[-1]}
-    (folder / "metrics.json").write_text(json.dumps(metrics))
+from tests.conftest import write_trial
 
 
 @pytest.fixture
 def hand_made(tmp_path: Path) -> Path:
     (tmp_path / "sweep.json").write_text('{"planned": 8}')
     for seed, acc in enumerate([0.60, 0.70, 0.80]):
-        _trial(tmp_path, f"a{seed}", [128, 1], seed, acc)
+        write_trial(tmp_path, f"a{seed}", [128, 1], seed, acc)
     for seed, acc in enumerate([0.97, 0.98]):
-        _trial(tmp_path, f"b{seed}", [128], seed, acc)
-    _trial(tmp_path, "c0", [128, 2], 0, None, status="failed", error="TrainingDiverged: loss became nan")
-    _trial(tmp_path, "c1", [128, 2], 1, None, status="running")
-    _trial(tmp_path, "c2", [128, 2], 2, None, status="starting")
+        write_trial(tmp_path, f"b{seed}", [128], seed, acc)
+    write_trial(tmp_path, "c0", [128, 2], 0, None, status="failed", error="TrainingDiverged: loss became nan")
+    write_trial(tmp_path, "c1", [128, 2], 1, None, status="running")
+    write_trial(tmp_path, "c2", [128, 2], 2, None, status="starting")
     return tmp_path
 
 
@@ -47,7 +30,8 @@ def test_mean_and_std_over_seeds(hand_made: Path) -> None:
     best, worst = configs.iloc[0], configs.iloc[1]
     assert best.n == 2 and best.test_accuracy_mean == pytest.approx(0.975)
     assert best.test_accuracy_std == pytest.approx(np.std([0.97, 0.98], ddof=1))
-    assert worst.n == 3 and worst.test_accuracy_mean == pytest.approx(0.70) and worst.test_accuracy_std == pytest.approx(0.10)
+    assert worst.n == 3
+    assert worst.test_accuracy_mean == pytest.approx(0.70) and worst.test_accuracy_std == pytest.approx(0.10)
     assert worst.epochs_mean == pytest.approx(11) and worst.train_seconds_mean == pytest.approx(10)
     assert tables.readable(configs)["test accuracy %"].tolist() == ["97.50 ± 0.71 (n=2)", "70.00 ± 10.00 (n=3)"]
 
@@ -67,16 +51,16 @@ def test_a_sweep_with_failed_or_missing_trials_has_faults(hand_made: Path) -> No
 def test_every_differing_parameter_separates_configurations(tmp_path: Path) -> None:
     (tmp_path / "sweep.json").write_text('{"planned": 4}')
     for i, (seed, patience) in enumerate([(0, 2), (1, 2), (0, None), (1, None)]):
-        _trial(tmp_path, f"t{i}", [128], seed, 0.9 + i / 100, patience=patience)
+        write_trial(tmp_path, f"t{i}", [128], seed, 0.9 + i / 100, patience=patience)
     configs = tables.configurations(load_sweep(tmp_path).table())
     assert len(configs) == 2 and list(configs.n) == [2, 2]
     assert "patience" in tables.readable(configs)
 
 
 def test_repeated_configuration_and_seed_is_found_and_refused_by_the_report(hand_made: Path, capsys) -> None:
-    from cli import main
+    from mlp_sweep import main
 
-    _trial(hand_made, "a9", [128, 1], 0, 0.6)  # a0 again
+    write_trial(hand_made, "a9", [128, 1], 0, 0.6)  # a0 again
     assert [t.trial_id for t in load_sweep(hand_made).repeated()] == ["a9"]
     assert main(["report", str(hand_made)]) == 2
     err = capsys.readouterr().err
@@ -121,9 +105,9 @@ def test_last_width_series_keeps_families_that_vary_only_the_last_width(tmp_path
     (tmp_path / "sweep.json").write_text('{"planned": 9}')
     for width in (1, 2, 5):
         for seed in (0, 1):
-            _trial(tmp_path, f"w{width}s{seed}", [128, width], seed, 0.5 + width / 10 + seed / 100)
-    _trial(tmp_path, "d", [128, 5], 0, 0.9, dropout=0.2)  # differs in dropout too: another family of one
-    _trial(tmp_path, "e", [64], 0, 0.95)  # one layer: 784-w-10, one width only
+            write_trial(tmp_path, f"w{width}s{seed}", [128, width], seed, 0.5 + width / 10 + seed / 100)
+    write_trial(tmp_path, "d", [128, 5], 0, 0.9, dropout=0.2)  # differs in dropout too: another family of one
+    write_trial(tmp_path, "e", [64], 0, 0.95)  # one layer: 784-w-10, one width only
     series = tables.last_width_series(load_sweep(tmp_path).table())
     assert set(series.family) == {"784-128-w-10"} and sorted(series.width.unique()) == [1, 2, 5]
     assert len(series) == 6 and series.set_index(["width", "seed"]).test_accuracy[(5, 1)] == pytest.approx(1.01)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +44,8 @@ def _place(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sweep", description="Sweep Keras MLPs on Ray Tune and report what their hidden layers learn.")
+    parser = argparse.ArgumentParser(
+        prog="sweep", description="Sweep Keras MLPs on Ray Tune and report what their hidden layers learn.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a search space")
@@ -61,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--search", choices=SEARCHES, help="override the space's search")
     run.add_argument("--num-samples", type=int, help="override the space's num_samples (random, optuna)")
     run.add_argument("--scheduler", choices=SCHEDULERS, help="asha: stop weak trials early (next to EarlyStopping)")
-    run.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=f"Keras backend (default: {DEFAULT_BACKEND})")
+    run.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
+                     help=f"Keras backend (default: {DEFAULT_BACKEND})")
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted sweep from its saved state (the space file is not read again)")
     run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
@@ -91,7 +96,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `sweep` command; its exit code: 0 done, 1 work failed, 2 bad input, 130 Ctrl-C, 141
+    its output closed, 143 SIGTERM."""
     args = _parser().parse_args(argv)
+    terminated = threading.Event()
+
+    def terminate(signum: int, frame: object) -> None:
+        """SIGTERM, as `timeout`, SLURM and Kubernetes send it, ends the command as Ctrl-C does."""
+        terminated.set()
+        raise KeyboardInterrupt
+
+    handles = threading.current_thread() is threading.main_thread()  # only there can Python take a signal
+    previous = signal.signal(signal.SIGTERM, terminate) if handles else None
     try:
         if args.command == "run":
             return _run(args)
@@ -99,11 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ray may raise its own in its place
         kept = "finished trials are kept, continue with --resume" if args.command == "run" \
             else "finished layer jobs are cached, the next report starts from them"
-        print(f"sweep: interrupted; {kept}", file=sys.stderr)
-        return 130
+        print(f"sweep: {'terminated' if terminated.is_set() else 'interrupted'}; {kept}", file=sys.stderr)
+        return 143 if terminated.is_set() else 130
+    except BrokenPipeError:  # the reader went away (`sweep run SPACE --dry-run | head -1`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return 141
+    finally:
+        if handles:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -115,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         check_data(space, options.data_dir)  # as a run would, before anything starts
         if space.search == "optuna":
-            print(json.dumps({k: _shown_param(v) for k, v in space.params.items()} | {"num_samples": space.num_samples}))
+            shown_space = {k: _shown_param(v) for k, v in space.params.items()} | {"num_samples": space.num_samples}
+            print(json.dumps(shown_space))
             return 0
         for config in space.trials():
             print(json.dumps(config.to_dict()))
@@ -205,7 +228,8 @@ def summary(sweep: Sweep, location: str | None = None) -> str:
     table = sweep.table()
     done = finished(table).sort_values("test_accuracy", ascending=False)
     best = done.assign(test_acc=100 * done.test_accuracy, n_params=done.n_params.astype(int))[
-        ["label", "dataset", "architecture", "dropout", "seed", "test_acc", "epochs", "epoch_seconds", "n_params", "status"]]
+        ["label", "dataset", "architecture", "dropout", "seed", "test_acc", "epochs", "epoch_seconds", "n_params",
+         "status"]]
     lines = [best.to_string(index=False, float_format=lambda v: f"{v:.2f}") if len(best) else "no completed trials"]
     for row in table.drop(done.index).itertuples():
         lines.append(f"not completed: {row.trial_id} ({row.status}{f': {row.error}' if row.error else ''})")
