@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -42,11 +45,36 @@ def write_space(tmp_path: Path):
     return write
 
 
-@pytest.fixture(scope="session")
-def smoke_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke space run once through the real command line and Ray Tune; its sweep folder."""
-    from mlp_sweep import main
+# The report settings of the session's smoke sweep: one trial in full, few rows, every method.
+REPORT = {"top": 1, "subsample": 400, "probe_rows": 1000}
 
-    results = tmp_path_factory.mktemp("results")
-    assert main(["run", str(SPACES / "smoke.yaml"), "--results", str(results)]) == 0
-    return results / "smoke"
+
+class Smoke(NamedTuple):
+    sweep: Path
+    report: Any  # the ReportSummary of the report written beside the sweep as its trials completed
+    progress: str  # what that report said on stderr
+    log: list[str]  # what the sweep said
+    probes: str  # tables/probes_long.csv as that report left it
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
+    """The smoke space run once per session on real Ray Tune with its report beside it, as
+    `sweep run --report` does (report settings: REPORT). Tests read it; those that change it copy it."""
+    from analysis.report import ReportOptions, run_with_report
+    from sweep.runner import RunOptions
+    from sweep.space_file import load_space
+
+    log, progress = [], io.StringIO()
+    with contextlib.redirect_stderr(progress):
+        sweep, report = run_with_report(load_space(SPACES / "smoke.yaml"),
+                                        RunOptions(results=tmp_path_factory.mktemp("results")),
+                                        ReportOptions(**REPORT), log=log.append)
+    probes = (sweep / "report" / "tables" / "probes_long.csv").read_text()
+    return Smoke(sweep, report, progress.getvalue(), log, probes)
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(smoke: Smoke) -> Path:
+    """The session's smoke sweep folder, analysed."""
+    return smoke.sweep

@@ -87,7 +87,7 @@ def test_a_trial_killed_on_its_last_try_is_failed_and_the_sweep_exits_1(tmp_path
 
 
 def test_killed_driver_then_resume_reruns_nothing_finished(tmp_path: Path) -> None:
-    experiments = "[{label: a}, {label: b}, {label: c}]"
+    experiments = "[{label: a}, {label: b}]"
     proc = _sweep(tmp_path, SLOW.format(epochs=3, experiments=experiments), "--concurrency", "1",
                   start_new_session=True)
     sweep = tmp_path / "results" / "space"
@@ -95,14 +95,14 @@ def test_killed_driver_then_resume_reruns_nothing_finished(tmp_path: Path) -> No
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started, like a crash
     proc.wait()
     done_before = {t: m for t, m in _metrics(sweep).items() if m["status"] == "completed"}
-    assert 1 <= len(done_before) < 3
+    assert len(done_before) == 1
 
     assert main(["run", str(tmp_path / "space.yaml"), "--results", str(tmp_path / "results"), "--resume"]) == 0
     final = _metrics(sweep)
-    assert len(final) == 3 and all(m["status"] == "completed" for m in final.values())
+    assert len(final) == 2 and all(m["status"] == "completed" for m in final.values())
     for trial_id, metrics in done_before.items():
         assert final[trial_id] == metrics  # read back, not trained again
-    assert sorted(m["label"] for m in final.values()) == ["a", "b", "c"]
+    assert sorted(m["label"] for m in final.values()) == ["a", "b"]
 
 
 def test_a_diverging_trial_is_recorded_the_sweep_goes_on_and_exits_1(tmp_path: Path, capsys) -> None:
@@ -126,8 +126,8 @@ def test_a_trial_that_raises_is_retried_recorded_off_the_console_and_exits_1(tmp
     """The data pass the driver's check, then a file breaks before the trials read it (a disk fault)."""
     data = tmp_path / "data"
     shutil.copytree(SHIPPED / "mnist", data)
-    proc = _sweep(tmp_path, SLOW.format(epochs=1, experiments="[{label: a}, {label: b}]").replace(
-        "max_failures: 2", "max_failures: 1"), "--data-dir", str(data), "--concurrency", "1")
+    proc = _sweep(tmp_path, SLOW.format(epochs=1, experiments="[{label: a}]").replace(
+        "max_failures: 2", "max_failures: 1"), "--data-dir", str(data))
     _wait(lambda: (tmp_path / "results" / "space" / "sweep.json").is_file())  # written after the check
     labels = data / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:1000])
@@ -135,10 +135,10 @@ def test_a_trial_that_raises_is_retried_recorded_off_the_console_and_exits_1(tmp
     assert proc.returncode == 1, out
     assert "Traceback" not in out and "ERROR" not in out, out  # Ray's own tracebacks stay off the console
     final = _metrics(tmp_path / "results" / "space")
-    assert [m["status"] for m in final.values()] == ["failed", "failed"]
+    assert [m["status"] for m in final.values()] == ["failed"]
     assert all(m["attempt"] == 2 for m in final.values())  # retried once, as max_failures says
     for trial_id, m in final.items():
         assert "unreadable" in m["error"]
         assert "Traceback" in (tmp_path / "results" / "space" / "trials" / trial_id / "error.txt").read_text()
         assert sum(trial_id in line and "FAILED" in line for line in out.splitlines()) == 1
-    assert "2 of 2 trials did not complete" in out
+    assert "1 of 1 trials did not complete" in out

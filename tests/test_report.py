@@ -19,20 +19,21 @@ import pytest
 
 from analysis.layers import run_layer
 from analysis.progress import Progress
-from analysis.report import ReportOptions, build_report, plan, run_with_report
+from analysis.report import ReportOptions, ReportSummary, build_report, plan
 from analysis.results import load_sweep
 from mlp_sweep import main
+from tests.conftest import REPORT, Smoke
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ReportOptions(top=1, subsample=400, probe_rows=1000)
+OPTIONS = ReportOptions(**REPORT)
 SECTIONS = ["overview", "comparison", "probes", "similarity", "pixels", "reductions"]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def one_ray():
-    """One Ray for the module's reports and sweeps, as `sweep run --report` shares one: its worker
-    processes, with the embedding libraries' compiled code, serve every test here."""
+    """One Ray for the module's reports, as `sweep run --report` shares one with its sweep: its
+    worker processes, with the embedding libraries' compiled code, serve every test here."""
     from sweep.cluster import connected
 
     with connected():
@@ -40,18 +41,14 @@ def one_ray():
 
 
 @pytest.fixture(scope="module")
-def reported(smoke_sweep: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A copy of the smoke sweep, reported cold and then warm."""
-    sweep = tmp_path_factory.mktemp("report") / "smoke"
-    shutil.copytree(smoke_sweep, sweep)
-    log = io.StringIO()
-    cold = build_report(sweep, OPTIONS, progress=Progress(log, redraw=False))
-    warm = build_report(sweep, OPTIONS)
-    return sweep, cold, warm, log.getvalue()
+def reported(smoke: Smoke) -> tuple[Path, ReportSummary, ReportSummary, str, list[str], str]:
+    """The session's smoke sweep: the report written beside it (cold), and the same report again (warm),
+    the cold one's progress, the sweep's own lines and the probe table the cold report left."""
+    return smoke.sweep, smoke.report, build_report(smoke.sweep, OPTIONS), smoke.progress, smoke.log, smoke.probes
 
 
 def test_report_files_and_tables(reported) -> None:
-    sweep, cold, _, _ = reported
+    sweep, cold, *_ = reported
     out = sweep / "report"
     assert {p.name for p in (out / "tables").iterdir()} >= {"trials.csv", "configurations.csv", "probes.csv"}
     probes = (out / "tables" / "probes.csv").read_text().splitlines()
@@ -76,27 +73,27 @@ def test_report_files_and_tables(reported) -> None:
 
 
 def test_second_report_computes_nothing(reported) -> None:
-    _, cold, warm, _ = reported
+    _, cold, warm, *_ = reported
     assert warm.computed == 0 and cold.seconds["jobs"] > 0 and warm.seconds["jobs"] == 0
     assert warm.seconds["compute"] < 0.2 * cold.seconds["compute"]
 
 
 def test_layer_jobs_ran_as_ray_tasks_and_progress_was_shown(reported) -> None:
-    sweep, cold, warm, log = reported
+    sweep, cold, warm, progress, _, _ = reported
     jobs = pd.DataFrame(cold.jobs)
     assert jobs.error.isna().all() and len(pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")) == len(jobs)
     assert jobs.node.notna().all()  # every job was computed by a Ray task, none on the driver
     assert pd.DataFrame(warm.jobs).node.isna().all()  # and the warm report read them all on the driver
     # raw pixels and the shown trial: probes plus every method but UMAP (drawn from the probes' fit)
     assert set(jobs.task) == {"probes", "pca", "tsne", "trimap", "pacmap"}
-    lines = log.splitlines()
-    assert lines[0].startswith("report: 4 completed of 4 trial folders")
+    lines = progress.splitlines()
+    assert lines[0].startswith("report: ") and lines[0].endswith("(4 planned); following the sweep")
     assert sum("left" in line for line in lines) >= len(jobs) - 1  # each finished job, with the time left
     assert lines[-1].startswith("report: ") and "cache entries computed" in lines[-1]
 
 
 def test_bottleneck_of_two_units_is_probed_directly(reported) -> None:
-    sweep, _, _, _ = reported
+    sweep, *_ = reported
     records = pd.read_csv(sweep / "report" / "tables" / "probes_long.csv")
     bottleneck = records[(records.label == "bottleneck") & (records.layer == "hidden_2")]
     assert set(bottleneck[bottleneck.probe.str.startswith("umap")].embedding) == {"the layer itself"}
@@ -134,7 +131,7 @@ def test_follow_writes_a_partial_report_until_the_sweep_ends(reported, tmp_path:
 
 
 def test_html_is_self_contained_with_sections_and_images(reported) -> None:
-    sweep, _, _, _ = reported
+    sweep, *_ = reported
     page = (sweep / "report" / "report.html").read_text()
     for section in SECTIONS:
         assert f"<section id='{section}'>" in page
@@ -151,7 +148,7 @@ def test_html_is_self_contained_with_sections_and_images(reported) -> None:
 
 
 def test_every_method_draws_the_rows_umap_was_fitted_on(reported) -> None:
-    sweep, _, _, _ = reported
+    sweep, *_ = reported
     jobs = [j for j in plan(load_sweep(sweep), OPTIONS, sweep / "report" / "cache") if j.layer == "hidden_1"]
     probes = run_layer(next(j for j in jobs if j.task == "probes"))
     tsne = run_layer(next(j for j in jobs if j.task == "tsne"))
@@ -200,7 +197,7 @@ def browser():
 def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
     """The page loads with no console error, and its interactive parts answer a scripted user.
     Screenshots go to $MLP_SWEEP_SCREENSHOTS when set."""
-    sweep, _, _, _ = reported
+    sweep, *_ = reported
     shots = Path(os.environ.get("MLP_SWEEP_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -317,22 +314,9 @@ def test_report_on_missing_folder_is_exit_2(tmp_path: Path, capsys) -> None:
     assert "not a sweep folder" in capsys.readouterr().err
 
 
-def test_run_with_report_leaves_the_report_a_later_one_repeats(tmp_path: Path, capsys) -> None:
-    from sweep.runner import RunOptions
-    from sweep.space_file import load_space
-    from tests.conftest import SPACES
-
-    space = tmp_path / "space.yaml"  # two of the smoke space's trials
-    space.write_text((SPACES / "smoke.yaml").read_text().split("  - {label: pca")[0])
-    lines, options = [], replace(OPTIONS, methods=("pca",))
-    sweep, summary = run_with_report(load_space(space), RunOptions(results=tmp_path), options, log=lines.append)
-    assert any("s left)" in line for line in lines)  # the sweep's own estimate
-    err = capsys.readouterr().err
-    assert "layer jobs" in err and "cache entries computed" in err  # the report's progress, beside it
-    assert not summary.failed and "(partial)" not in summary.html.read_text()
-    tables = sweep / "report" / "tables"
-    first = (tables / "probes_long.csv").read_text()
-    assert main(["report", str(sweep), "--top", "1", "--methods", "pca", "--subsample", "400",
-                 "--probe-rows", "1000"]) == 0
-    assert (tables / "probes_long.csv").read_text() == first
-    assert pd.read_csv(tables / "layer_jobs.csv").computed.sum() == 0  # all there already
+def test_run_with_report_leaves_the_report_a_later_one_repeats(reported) -> None:
+    sweep, cold, warm, progress, log, probes = reported
+    assert any("s left)" in line for line in log)  # the sweep's own estimate
+    assert "layer jobs" in progress and "cache entries computed" in progress  # the report's, beside it
+    assert not cold.failed and "(partial)" not in cold.html.read_text()
+    assert (sweep / "report" / "tables" / "probes_long.csv").read_text() == probes and warm.computed == 0
