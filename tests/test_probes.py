@@ -40,8 +40,6 @@ NUMBA = {"umap", "trimap", "pacmap"}
 @pytest.mark.parametrize("method", [pytest.param(m, marks=[pytest.mark.slow] if m in NUMBA else [])
                                     for m in embed.METHODS])
 def test_every_embedding_keeps_clusters_apart(method: str) -> None:
-    if method in NUMBA:
-        embed.cache_compiled()  # as a layer job does: the compiled code goes to disk for the processes after
     x, y = _clusters(n=300)
     coords = embed.METHODS[method](x, 0)
     assert coords.shape == (300, 2)
@@ -50,7 +48,6 @@ def test_every_embedding_keeps_clusters_apart(method: str) -> None:
 
 @pytest.mark.slow
 def test_umap_transforms_held_out_rows() -> None:
-    embed.cache_compiled()
     x, y = _clusters(n=400)
     train, test = embed.umap_fit(x[:300], x[300:], 0)
     assert train.shape == (300, 2) and test.shape == (100, 2)
