@@ -36,6 +36,10 @@ def connected(address: str | None = None) -> Iterator[None]:
                  configure_logging=True, _system_config=system)
     except ConnectionError:  # "auto" with no cluster running on this machine
         raise SweepError(f"Ray address {joins}: no running Ray cluster found; {_FIX}") from None
+    except SystemExit as exc:  # SIGTERM while Ray starts: its own handler exits with the signal's number
+        if exc.code == signal.SIGTERM and callable(on_sigterm):
+            on_sigterm(signal.SIGTERM, None)
+        raise
     if on_sigterm is not None and threading.current_thread() is threading.main_thread():
         # ray.init (Ray 2.60) replaces the process's SIGTERM handler with one that dumps a native
         # stack and exits; the caller's handler (the command line's: one line, work kept) comes back.

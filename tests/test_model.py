@@ -49,7 +49,7 @@ def test_a_reused_process_trains_a_configuration_the_same_way_again(tmp_path) ->
 
     from sweep.trainable import run
 
-    base = {"dataset": "mnist_small", "validation": 1000, "max_epochs": 2, "patience": None}
+    base = {"dataset": "mnist_small", "validation": 1000, "max_epochs": 1, "patience": None}
     first, other = resolve({**base, "hidden": [16, 4], "dropout": 0.3}), resolve({**base, "hidden": [32], "seed": 1})
     histories = []
     for i, cfg in enumerate([first, other, first]):

@@ -30,16 +30,6 @@ OPTIONS = ReportOptions(**REPORT)
 SECTIONS = ["overview", "comparison", "probes", "similarity", "pixels", "reductions"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_ray():
-    """One Ray for the module's reports, as `sweep run --report` shares one with its sweep: its
-    worker processes, with the embedding libraries' compiled code, serve every test here."""
-    from sweep.cluster import connected
-
-    with connected():
-        yield
-
-
 @pytest.fixture(scope="module")
 def reported(smoke: Smoke) -> tuple[Path, ReportSummary, ReportSummary, str, list[str], str]:
     """The session's smoke sweep: the report written beside it (cold), and the same report again (warm),

@@ -112,7 +112,7 @@ def test_bucket_sweep_driver_killed_then_resumed_loses_and_repeats_nothing(s3: s
     space.write_text("""
 seeds: [0]
 params: {dataset: mnist, hidden: [32], optimizer: adam, max_epochs: 3, patience: null, keep_train: 1000}
-experiments: [{label: a}, {label: b}, {label: c}]
+experiments: [{label: a}, {label: b}]
 """)
     uri = f"{s3}/resume"
     storage = Storage(f"{uri}/space")
@@ -120,25 +120,24 @@ experiments: [{label: a}, {label: b}, {label: c}]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         for line in proc.stdout:  # the driver's progress: kill it once a trial has completed
-            if line.startswith("[  1/3]"):
+            if line.startswith("[  1/2]"):
                 break
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, like a crash
         proc.wait()
     before = {t.trial_id: t.read_metrics() for t in storage.fetch().trials()}
     done_before = {k: m for k, m in before.items() if m.get("status") == "completed"}
-    assert 1 <= len(done_before) < 3
+    assert len(done_before) == 1
 
     assert main(["run", str(space), "--results", uri, "--resume"]) == 0
     final = {t.trial_id: t.read_metrics() for t in storage.fetch().trials()}
-    assert len(final) == 3 and all(m["status"] == "completed" for m in final.values())
+    assert len(final) == 2 and all(m["status"] == "completed" for m in final.values())
     for trial_id, metrics in done_before.items():
         assert final[trial_id] == metrics  # read back, not trained again
-    assert sorted(m["label"] for m in final.values()) == ["a", "b", "c"]
+    assert sorted(m["label"] for m in final.values()) == ["a", "b"]
 
 
-def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str, tmp_path: Path) -> None:
     space = tmp_path / "opt.yaml"
     space.write_text(OPTUNA_SPACE)
     assert main(["run", str(space), "--results", f"{s3}/optuna"]) == 0
@@ -158,8 +157,6 @@ def test_optuna_with_asha_on_a_bucket_keeps_its_study_and_stopped_trials(s3: str
     assert len(sweep.trials) == 4 and {t.metrics["status"] for t in sweep.trials} <= {"completed", "stopped"}
     assert all(t.files.history.is_file() for t in sweep.trials)  # a stopped trial keeps its learning curve
     assert "<section id='optuna'>" in (mirror.report / "report.html").read_text()
-    monkeypatch.chdir(mirror.path)  # the study is found by the sweep's name even when it is given as "."
-    assert main(["report", ".", *REPORT]) == 0 and "Optimisation history" in (mirror.report / "report.html").read_text()
 
 
 def test_a_half_uploaded_trial_is_never_taken_for_complete_and_a_second_fetch_downloads_nothing(
