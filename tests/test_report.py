@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from analysis.layers import run_layer
+from analysis.probes import knn
 from analysis.progress import Progress
 from analysis.report import ReportOptions, ReportSummary, build_report, plan
 from analysis.results import load_sweep
@@ -145,6 +146,25 @@ def test_every_method_draws_the_rows_umap_was_fitted_on(reported) -> None:
     assert probes.computed == tsne.computed == []  # read from the cache
     assert len(probes.coords["umap"]) == len(tsne.coords["tsne"]) >= 0.95 * OPTIONS.subsample
     assert (probes.labels["umap"] == tsne.labels["tsne"]).all()
+
+
+def test_every_method_keeps_the_classes_of_a_trained_layer_apart(reported) -> None:
+    """Each embedding of the shown trial's first layer, as the report drew it: KNN-5 on half of its
+    points scores the other half far above chance (0.1), and so does KNN on UMAP's transform of the
+    test rows."""
+    sweep, *_ = reported
+    shown = [j for j in plan(load_sweep(sweep), OPTIONS, sweep / "report" / "cache")
+             if j.layer == "hidden_1" and j.task != "probes"]
+    drawn = {j.task: run_layer(j) for j in shown} | {"umap": run_layer(replace(shown[0], task="probes"))}
+    assert set(drawn) == {"pca", "tsne", "umap", "trimap", "pacmap"}
+    for method, result in drawn.items():
+        xy, y = result.coords[method], result.labels[method]
+        half = len(y) // 2
+        floor = 0.3 if method == "pca" else 0.6  # two linear components of 32 keep less
+        assert knn(xy[:half], y[:half], xy[half:], y[half:], ks=(5,))[5] > floor, method
+    records = pd.read_csv(sweep / "report" / "tables" / "probes_long.csv")
+    transformed = records[(records.source == shown[0].source) & (records.probe == "umap-knn5")]
+    assert (transformed.accuracy > 0.6).all()
 
 
 def test_a_retrained_trial_gets_fresh_probes(reported, tmp_path: Path) -> None:
