@@ -24,8 +24,7 @@ class Progress(tune.Callback):
         self.total = total
         self.storage = storage
         self._folder = folder
-        self.done = 0
-        self.t0 = time.perf_counter()
+        self.setup()
 
     @property
     def folder(self) -> SweepFolder:

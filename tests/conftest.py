@@ -4,6 +4,8 @@ import contextlib
 import io
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +33,14 @@ def write_trial(root: Path, trial_id: str, hidden: list[int], seed: int, acc: fl
         metrics |= {"test_accuracy": acc, "best_val_accuracy": acc + 0.01, "epochs": 10 + seed,
                     "train_seconds": 5.0 * (seed + 1), "n_params": 1000 * hidden[-1]}
     (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 240) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.2)
 
 
 @pytest.fixture

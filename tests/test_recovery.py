@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from mlp_sweep import main
 from sweep.data import SHIPPED
 from sweep.folder import SweepFolder
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,13 +46,6 @@ def _metrics(sweep: Path) -> dict[str, dict]:
     return {t.trial_id: folder.metrics(t) for t in folder.trials() if t.metrics.is_file()}
 
 
-def _wait(condition, timeout: float = 240) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.5)
-
-
 def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
     proc = _sweep(tmp_path, SLOW.format(epochs=6, experiments="[{label: a}, {label: b}]"))
     sweep = tmp_path / "results" / "space"
@@ -61,7 +54,7 @@ def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
         return any(m.get("status") == "running" and (sweep / "trials" / t / "history.csv").is_file()
                    for t, m in _metrics(sweep).items())
 
-    _wait(training)
+    wait_for(training)
     victim, metrics = next((t, m) for t, m in _metrics(sweep).items() if m.get("status") == "running")
     os.kill(metrics["pid"], signal.SIGKILL)
     out, _ = proc.communicate(timeout=300)
@@ -76,7 +69,7 @@ def test_a_trial_killed_on_its_last_try_is_failed_and_the_sweep_exits_1(tmp_path
     text = SLOW.format(epochs=6, experiments="[{label: a}]").replace("max_failures: 2", "max_failures: 0")
     proc = _sweep(tmp_path, text)
     sweep = tmp_path / "results" / "space"
-    _wait(lambda: any((sweep / "trials" / t / "history.csv").is_file() for t in _metrics(sweep)))
+    wait_for(lambda: any((sweep / "trials" / t / "history.csv").is_file() for t in _metrics(sweep)))
     (trial_id, metrics), = _metrics(sweep).items()
     os.kill(metrics["pid"], signal.SIGKILL)
     out, _ = proc.communicate(timeout=300)
@@ -91,7 +84,7 @@ def test_killed_driver_then_resume_reruns_nothing_finished(tmp_path: Path) -> No
     proc = _sweep(tmp_path, SLOW.format(epochs=3, experiments=experiments), "--concurrency", "1",
                   start_new_session=True)
     sweep = tmp_path / "results" / "space"
-    _wait(lambda: any(m.get("status") == "completed" for m in _metrics(sweep).values()))
+    wait_for(lambda: any(m.get("status") == "completed" for m in _metrics(sweep).values()))
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started, like a crash
     proc.wait()
     done_before = {t: m for t, m in _metrics(sweep).items() if m["status"] == "completed"}
@@ -128,7 +121,7 @@ def test_a_trial_that_raises_is_retried_recorded_off_the_console_and_exits_1(tmp
     shutil.copytree(SHIPPED / "mnist", data)
     proc = _sweep(tmp_path, SLOW.format(epochs=1, experiments="[{label: a}]").replace(
         "max_failures: 2", "max_failures: 1"), "--data-dir", str(data))
-    _wait(lambda: (tmp_path / "results" / "space" / "sweep.json").is_file())  # written after the check
+    wait_for(lambda: (tmp_path / "results" / "space" / "sweep.json").is_file())  # written after the check
     labels = data / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:1000])
     out, _ = proc.communicate(timeout=300)

@@ -8,21 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SPACES
+from tests.conftest import SPACES, wait_for
 
 SWEEP = [sys.executable, "-m", "mlp_sweep"]
-
-
-def _wait(condition, timeout: float = 120) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.2)
 
 
 def _terminate(proc: subprocess.Popen, err: Path) -> list[str]:
@@ -60,10 +52,10 @@ def test_sigterm_ends_a_run_with_one_line_and_keeps_what_is_done(tmp_path: Path)
     with err.open("w") as stderr:
         proc = subprocess.Popen([*SWEEP, "run", str(SPACES / "smoke.yaml"), "--results", str(tmp_path)],
                                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-    _wait(lambda: "  start  " in err.read_text())
+    wait_for(lambda: "  start  " in err.read_text())
     lines = _terminate(proc, err)
     assert lines[-1] == "sweep: terminated; finished trials are kept, continue with --resume"
-    _wait(lambda: _gone(proc.pid), timeout=30)  # the Ray it started has stopped with it
+    wait_for(lambda: _gone(proc.pid), timeout=30)  # the Ray it started has stopped with it
     from ray import tune
 
     assert tune.Tuner.can_restore(str(tmp_path / "smoke" / "ray"))  # what --resume continues from
@@ -77,8 +69,8 @@ def test_sigterm_ends_a_report_with_one_line_and_keeps_its_cache(smoke_sweep: Pa
     with err.open("w") as stderr:
         proc = subprocess.Popen([*SWEEP, "report", str(sweep), "--methods", "pca", "--probe-rows", "1000"],
                                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-    _wait(lambda: cache.is_dir() and any(cache.rglob("*.npz")))  # a job has finished on its Ray
+    wait_for(lambda: cache.is_dir() and any(cache.rglob("*.npz")))  # a job has finished on its Ray
     lines = _terminate(proc, err)
     assert lines[-1] == "sweep: terminated; finished layer jobs are cached, the next report starts from them"
-    _wait(lambda: _gone(proc.pid), timeout=30)
+    wait_for(lambda: _gone(proc.pid), timeout=30)
     assert any(cache.rglob("*.npz")) and not [p for p in sweep.rglob("*") if ".tmp" in p.name]
