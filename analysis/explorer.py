@@ -22,7 +22,7 @@ import numpy as np
 
 from analysis.embed import TITLES
 from analysis.interactive import Live, plotly_assets
-from analysis.layers import LayerResult
+from analysis.layers import TEST, LayerResult
 from analysis.plots import TAB10
 from analysis.results import Trial
 
@@ -64,21 +64,26 @@ class Explorer:
         return Live(fragment, {**plotly_assets(), **assets})
 
 
-def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, classes: list[str]) -> Explorer | None:
-    """The explorer of a trial's layers as drawn (raw pixels first). A layer drawn on other rows than
-    the trial's own (raw pixels of a different validation split) is left out; None if none is left."""
+def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, classes: list[str],
+             most: int) -> Explorer | None:
+    """The explorer of a trial's layers as drawn (raw pixels first), with the methods that draw the
+    same training rows of every layer, at most `most` of them: the set of rows most methods share.
+    None if no method qualifies."""
     with trial.activations() as acts:
         y, pred, index = acts["y_train"], acts["pred_train"], acts["index_train"]
-    rows = next(iter(drawn.values())).job.rows(y)[1]
-    same = {layer: r for layer, r in drawn.items()
-            if all(len(labels) == len(rows) and np.array_equal(labels, y[rows]) for labels in r.labels.values())}
-    if not same:
+    by_rows: dict[bytes, list[str]] = {}
+    for method in dict.fromkeys(m for r in drawn.values() for m in r.coords if not m.endswith(TEST)):
+        sets = [r.positions.get(method) for r in drawn.values()]
+        if all(p is not None and np.array_equal(p, sets[0]) for p in sets) and len(sets[0]) <= most:
+            by_rows.setdefault(sets[0].tobytes(), []).append(method)
+    if not by_rows:
         return None
-    methods = list(dict.fromkeys(m for r in same.values() for m in r.coords))
+    methods = max(by_rows.values(), key=len)
+    rows = next(iter(drawn.values())).positions[methods[0]]
     return Explorer(trial=f"{trial.config.label} {trial.trial_id}".strip(), classes=classes, true=y[rows],
                     pred=pred[rows], rows=index[rows], images=x_train[index[rows]],
-                    coords={m: {layer: r.coords[m] for layer, r in same.items() if m in r.coords} for m in methods},
-                    notes={m: {layer: r.notes[m] for layer, r in same.items() if m in r.notes} for m in methods})
+                    coords={m: {layer: r.coords[m] for layer, r in drawn.items()} for m in methods},
+                    notes={m: {layer: r.notes[m] for layer, r in drawn.items()} for m in methods})
 
 
 def digit_sheet(images: np.ndarray) -> tuple[str, str]:

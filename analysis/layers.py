@@ -1,13 +1,14 @@
 """The heavy per-layer work of a report, split into jobs that run anywhere and cache on disk.
 
 A layer is raw pixels of a data set or one hidden layer of one trial. Its work is split into
-one `LayerJob` per task: `probes` (UMAP fitted on the train rows and applied to the test rows,
-KNN on that embedding, KNN and logistic regression on the layer itself; UMAP drawn from the same
-fit) and one per other embedding method. `run_layer` loads the rows, computes what the cache
-lacks with every thread pool sized to the job's CPU share, and returns plain records, so jobs
-run as Ray tasks; `LayerJob.cached` tells the driver which need no worker at all.
+one `LayerJob` per task: `probes` (exact KNN and the linear probe on the layer itself, on every
+row), `umap` (UMAP fitted on training rows and applied to the test rows, KNN on that embedding,
+drawn from the same fit) and one per other embedding method, each with the plan's rows and
+settings. `run_layer` loads the rows, computes what the cache lacks with every thread pool sized
+to the job's CPU share, and returns plain records, so jobs run as Ray tasks; `LayerJob.cached`
+tells the driver which need no worker at all.
 
-A layer of width <= 2 is its own 2-D embedding: its KNN probes run on the layer itself and
+A layer of width <= 2 is its own 2-D embedding: its UMAP probes are KNN on the layer itself and
 nothing is embedded.
 """
 
@@ -21,6 +22,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,14 +33,15 @@ from sweep.storage import Storage
 
 RAW = "raw"  # the layer id of a data set's raw pixels
 RAW_PIXELS = "raw pixels"  # the source of their jobs, where a hidden layer's is its trial id
-PROBES = "probes"  # the task that fits UMAP and scores every probe
+PROBES = "probes"  # the task of the exact probes on the layer itself
+UMAP = "umap"  # the task that fits UMAP, probes it and draws it
 FLAT = 2  # layers this wide or narrower are drawn and probed as they are
-PROBE_NAMES = tuple(f"umap-knn{k}" for k in probes.KS) + ("knn5", "linear")
+TEST = "/test"  # the suffix of a method's drawing of the test rows (UMAP's transform)
 
-# Rough seconds on one core per row (and per row x column where it grows with width), from
-# profiling 55,000 x 128 layers: only the order of jobs and the time-left estimate use them.
-_COST = {"umap": 5.5e-4, "nn": 2e-8, "transform": 4e-4, "knn": 4e-12, "linear": 2e-9,
-         "tsne": 3.4e-3, "trimap": 1.4e-3, "pacmap": 2.5e-4, "pca": 2e-5}
+# Rough seconds on one core per row, per row x column, or per fit x test x column, from profiling
+# 55,000 x 128 layers: only the order of jobs and the time-left estimate use them.
+_COST = {"umap": 5.5e-4, "nn": 2e-8, "transform": 4e-4, "knn": 1.6e-12, "linear": 1e-7,
+         "tsne": 1.5e-3, "trimap": 1.4e-3, "pacmap": 2.5e-4, "pca": 2e-5}
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,18 @@ class LayerJob:
     source: str  # RAW_PIXELS or a trial id
     label: str  # the trial's label; empty for raw pixels
     layer: str  # RAW or hidden_<i>
-    task: str  # PROBES or an embedding method
+    task: str  # PROBES, UMAP or another embedding method
     trial_folder: str  # the trial whose activations (or, for RAW, row indices) are used
     cache_dir: str
     width: int  # the layer's columns
     n_train: int
     n_test: int
-    subsample: int = 10_000  # rows embedded by methods other than UMAP
-    probe_rows: int | None = None  # train rows UMAP and the probes fit on; None: all
+    rows: int | None = None  # train rows fitted or drawn (stratified); None: all
+    params: tuple[tuple[str, Any], ...] = ()  # the method's own settings
+    ks: tuple[int, ...] = ()  # KNN's k values: on the layer (PROBES) or on its UMAP (UMAP)
+    linear: bool = False  # PROBES: the linear probe too
+    draw: bool = False  # UMAP: drawn as well as probed
+    test: bool = False  # UMAP: its transform of the test rows drawn too
     data_dir: str | None = None
     seed: int = 0
     threads: int = 1  # the job's CPU share: every library's thread pool is sized to it
@@ -70,36 +77,42 @@ class LayerJob:
         where = RAW_PIXELS if self.layer == RAW else f"{self.label or self.source} {self.layer}"
         return f"{self.dataset} {where} {self.task}"
 
+    @property
+    def fitted(self) -> int:
+        return min(self.rows or self.n_train, self.n_train)
+
     def cost(self) -> float:
         """Estimated seconds on one core."""
-        fit = min(self.probe_rows or self.n_train, self.n_train)
-        shown = min(self.subsample, self.n_train)
-        if self.task != PROBES:
-            return _COST[self.task] * shown * (1 + self.width / 512)
-        knn = _COST["knn"] * fit * self.n_test * self.width + _COST["linear"] * fit * self.width * 10
-        if self.flat:
-            return knn
-        return knn + _COST["umap"] * fit + _COST["nn"] * fit * self.width * 10 + _COST["transform"] * self.n_test
+        if self.task == PROBES:
+            knn = _COST["knn"] * self.n_train * self.n_test * self.width if self.ks else 0.0
+            return knn + (_COST["linear"] * self.n_train * self.width if self.linear else 0.0)
+        if self.task != UMAP or not self.flat:
+            return _COST[self.task] * self.fitted * (1 + self.width / 512) + (
+                _COST["nn"] * self.fitted * self.width * 10 + _COST["transform"] * self.n_test
+                if self.task == UMAP else 0.0)
+        return 0.0
 
     def _key(self) -> dict:
-        return {"rows": self.probe_rows, "n_train": self.n_train, "n_test": self.n_test, "seed": self.seed,
+        return {"n_train": self.n_train, "n_test": self.n_test, "seed": self.seed,
                 **({"trained": self.trained} if self.trained is not None else {})}
 
     def entries(self) -> list[tuple[str, dict]]:
         """The cache entries (name, parameters) this job reads or writes."""
         if self.task == PROBES:
-            if self.flat:
-                return [(f"{self.layer}-probes-direct", self._key())]
-            return [(f"{self.layer}-umap", self._key()), (f"{self.layer}-probes", self._key())]
-        shown = {**self._key(), "subsample": self.subsample}
-        extra = [(f"{self.layer}-pca-variance", shown)] if self.task == "pca" else []
-        return [(f"{self.layer}-{self.task}", shown), *extra]
+            return ([(f"{self.layer}-knn", {**self._key(), "ks": self.ks})] if self.ks else []) + (
+                [(f"{self.layer}-linear", self._key())] if self.linear else [])
+        fit = {**self._key(), "rows": self.rows, **dict(self.params)}
+        if self.task == UMAP and self.flat:
+            return [(f"{self.layer}-direct-knn", {**fit, "ks": self.ks})] if self.ks else []
+        if self.task == UMAP:
+            fit["test"] = bool(self.ks or self.test)
+            return [(f"{self.layer}-umap", fit)] + ([(f"{self.layer}-umap-knn", {**fit, "ks": self.ks})]
+                                                     if self.ks else [])
+        return [(f"{self.layer}-{self.task}", fit)]
 
-    def rows(self, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(fitted, drawn): the train rows UMAP and the probes fit on, and the rows every method draws
-        (a stratified subset of the fitted ones), as sorted positions in the layer's train rows."""
-        fitted = embed.stratified(y_train, self.probe_rows or len(y_train), self.seed)
-        return fitted, fitted[embed.stratified(y_train[fitted], self.subsample, self.seed)]
+    def fit_rows(self, y_train: np.ndarray) -> np.ndarray:
+        """The train rows fitted or drawn, as sorted positions in the layer's train rows."""
+        return embed.stratified(y_train, self.rows or len(y_train), self.seed)
 
     def cached(self) -> bool:
         cache = Cache(Path(self.cache_dir))
@@ -110,8 +123,8 @@ class LayerJob:
 class LayerResult:
     job: LayerJob
     records: list[dict] = field(default_factory=list)  # probe accuracies
-    coords: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [n, 2]
-    labels: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [n]
+    coords: dict[str, np.ndarray] = field(default_factory=dict)  # method (+ TEST) -> [n, 2]
+    positions: dict[str, np.ndarray] = field(default_factory=dict)  # method (+ TEST) -> the rows drawn
     notes: dict[str, str] = field(default_factory=dict)  # method -> text for the plot title
     seconds: float = 0.0
     computed: list[str] = field(default_factory=list)  # cache entries made, not read
@@ -148,7 +161,6 @@ def run_layer(job: LayerJob) -> LayerResult:
     with (threadpool_limits(job.threads), _numba_threads(job.threads), warnings.catch_warnings(),
           contextlib.redirect_stdout(io.StringIO())):
         warnings.simplefilter("ignore")
-        embed.cache_compiled()
         result = _run(job)
     result.seconds = time.perf_counter() - start
     return result
@@ -170,31 +182,59 @@ def _run(job: LayerJob) -> LayerResult:
     cache = Cache(Path(job.cache_dir))
     result = LayerResult(job)
     train, y_train, test, y_test = load_rows(job.trial_folder, job.layer, job.dataset, job.data_dir, job.sweep_uri)
-    fit_idx, shown = job.rows(y_train)
-    (name, params), *rest = job.entries()
-    if job.task == PROBES and job.flat:
-        scores = cache.get(name, params, lambda: _flat_scores(train[fit_idx], y_train[fit_idx], test, y_test, job.seed))
-        _add_records(result, job, scores["accuracy"], "the layer itself")
-        result.coords["umap"], result.labels["umap"] = _as_2d(train[shown]), y_train[shown]
-        result.notes["umap"] = f"width {job.width}: the layer itself, {len(shown)} rows"
-    elif job.task == PROBES:
-        umap = cache.get(name, params,
-                         lambda: dict(zip(("train", "test"), embed.umap_fit(train[fit_idx], test, job.seed))))
-        scores = cache.get(*rest[0],
-                           lambda: _probe_scores(umap, train[fit_idx], y_train[fit_idx], test, y_test, job.seed))
-        _add_records(result, job, scores["accuracy"], "umap")
-        keep = np.isin(fit_idx, shown)  # UMAP is drawn from the probes' own fit
-        result.coords["umap"], result.labels["umap"] = umap["train"][keep], y_train[fit_idx][keep]
-        result.notes["umap"] = f"fit on {len(fit_idx)} rows, {keep.sum()} shown"
+    entries = dict(job.entries())
+    name = lambda suffix: f"{job.layer}-{suffix}"  # noqa: E731
+    if job.task == PROBES:
+        if job.ks:
+            scores = cache.get(name("knn"), entries[name("knn")],
+                               lambda: {"accuracy": _knn(train, y_train, test, y_test, job.ks)})["accuracy"]
+            _add(result, [f"knn{k}" for k in job.ks], scores, "the layer")
+        if job.linear:
+            score = cache.get(name("linear"), entries[name("linear")], lambda: {
+                "accuracy": np.array([probes.linear(train, y_train, test, y_test, job.seed)])})["accuracy"]
+            _add(result, ["linear"], score, "the layer")
+        result.computed = cache.misses
+        return result
+    fit = job.fit_rows(y_train)
+    if job.task == UMAP and job.flat:
+        if job.ks:
+            scores = cache.get(name("direct-knn"), entries[name("direct-knn")],
+                               lambda: {"accuracy": _knn(train[fit], y_train[fit], test, y_test, job.ks)})
+            _add(result, [f"umap-knn{k}" for k in job.ks], scores["accuracy"], "the layer itself", len(fit))
+        if job.draw:
+            _drawn(result, UMAP, _as_2d(train[fit]), fit, f"width {job.width}: the layer itself, {len(fit)} rows")
+            if job.test:
+                _drawn(result, UMAP + TEST, _as_2d(test), np.arange(len(test)), f"{len(test)} test rows")
+    elif job.task == UMAP:
+        umap = cache.get(name("umap"), entries[name("umap")], lambda: dict(zip(
+            ("train", "test"), embed.umap_fit(train[fit], test if (job.ks or job.test) else test[:0], job.seed,
+                                              **dict(job.params)))))
+        if job.ks:
+            scores = cache.get(name("umap-knn"), entries[name("umap-knn")],
+                               lambda: {"accuracy": _knn(umap["train"], y_train[fit], umap["test"], y_test, job.ks)})
+            _add(result, [f"umap-knn{k}" for k in job.ks], scores["accuracy"], "UMAP", len(fit))
+        if job.draw:
+            _drawn(result, UMAP, umap["train"], fit, f"fit on {len(fit)} rows")
+            if job.test:
+                _drawn(result, UMAP + TEST, umap["test"], np.arange(len(test)), f"{len(test)} test rows, transformed")
     else:
-        coords = cache.get(name, params, lambda: {"coords": embed.METHODS[job.task](train[shown], job.seed)})["coords"]
-        result.coords[job.task], result.labels[job.task] = coords, y_train[shown]
-        result.notes[job.task] = f"{len(shown)} rows"
-        if job.task == "pca":
-            ratio = cache.get(*rest[0], lambda: {"ratio": embed.pca(train[shown])[1]})["ratio"]
-            result.notes["pca"] += f"; variance {', '.join(f'{r:.2f}' for r in ratio)}"
+        arrays = cache.get(name(job.task), entries[name(job.task)],
+                           lambda: embed.METHODS[job.task](train[fit], job.seed, **dict(job.params)))
+        note = f"{len(fit)} rows"
+        if "ratio" in arrays:
+            note += f"; variance {', '.join(f'{r:.3f}' for r in arrays['ratio'])}"
+        _drawn(result, job.task, arrays["coords"], fit, note)
     result.computed = cache.misses
     return result
+
+
+def _knn(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
+         ks: tuple[int, ...]) -> np.ndarray:
+    return np.array(list(probes.knn(train, y_train, test, y_test, ks).values()))
+
+
+def _drawn(result: LayerResult, key: str, coords: np.ndarray, positions: np.ndarray, note: str) -> None:
+    result.coords[key], result.positions[key], result.notes[key] = coords, positions, note
 
 
 def _as_2d(x: np.ndarray) -> np.ndarray:
@@ -202,22 +242,10 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
     return x if x.shape[1] == 2 else np.column_stack([x, np.zeros(len(x), x.dtype)])
 
 
-def _add_records(result: LayerResult, job: LayerJob, accuracies: np.ndarray, embedded: str) -> None:
-    for name, accuracy in zip(PROBE_NAMES, accuracies):
+def _add(result: LayerResult, names: list[str], accuracies: np.ndarray, on: str, fitted: int | None = None) -> None:
+    """Probe records, each saying what it was fitted and scored on."""
+    job = result.job
+    for name, accuracy in zip(names, accuracies):
         result.records.append({"dataset": job.dataset, "source": job.source, "label": job.label, "layer": job.layer,
-                               "probe": name, "accuracy": float(accuracy),
-                               "embedding": embedded if name.startswith("umap") else ""})
-
-
-def _probe_scores(umap: dict[str, np.ndarray], train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
-                  y_test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    on_umap = probes.knn(umap["train"], y_train, umap["test"], y_test)
-    return {"accuracy": np.array([*on_umap.values(), probes.knn(train, y_train, test, y_test, (5,))[5],
-                                  probes.linear(train, y_train, test, y_test, seed)])}
-
-
-def _flat_scores(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-                 seed: int) -> dict[str, np.ndarray]:
-    """The same probes on a layer that is its own embedding: KNN on it serves both KNN columns."""
-    direct = probes.knn(train, y_train, test, y_test)
-    return {"accuracy": np.array([*direct.values(), direct[5], probes.linear(train, y_train, test, y_test, seed)])}
+                               "probe": name, "accuracy": float(accuracy), "on": on,
+                               "fitted": fitted or job.n_train, "scored": job.n_test})

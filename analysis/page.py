@@ -4,8 +4,10 @@ Markdown twin; figures are also written as PNG files beside them."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +72,40 @@ class Page:
     sections: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # id, title, html, md
     refresh: int | None = None  # seconds after which a browser reloads the page (a report still growing)
     assets: dict[str, str] = field(default_factory=dict)  # scripts and styles the interactive figures share, by name
+    kept: Path | None = None  # where drawn sections are kept for the next page (`reuse`, `keep`)
+    _used: dict[str, set[str]] = field(default_factory=dict)  # section -> the assets its figures need
 
     def section(self, anchor: str, title: str) -> None:
         self.sections.append((anchor, title, [], []))
+        self._used[anchor] = set()
+
+    def reuse(self, anchor: str, key: str) -> bool:
+        """Add the section `anchor` as a page with the same `key` drew it, if one did (its figures'
+        PNG files are still beside the page); False if it must be drawn."""
+        path = self._kept(anchor)
+        if path is None or not path.is_file():
+            return False
+        saved = json.loads(path.read_text())
+        assets = {name: self._kept(f"asset {name}") for name in saved["assets"]}
+        if saved["key"] != key or not all(p.is_file() for p in assets.values()):
+            return False
+        self.sections.append((anchor, saved["title"], saved["html"], saved["md"]))
+        self._used[anchor] = set(assets)
+        self.assets |= {name: self.assets.get(name) or p.read_text() for name, p in assets.items()}
+        return True
+
+    def keep(self, key: str) -> None:
+        """Keep the section just drawn for the next page with the same `key`."""
+        anchor, title, parts, md = self.sections[-1]
+        if (path := self._kept(anchor)) is not None:
+            for name in self._used[anchor]:  # each shared script or style once, however many sections use it
+                if not (kept := self._kept(f"asset {name}")).is_file():
+                    write_text(kept, self.assets[name])
+            write_text(path, json.dumps({"key": key, "title": title, "html": parts, "md": md,
+                                         "assets": sorted(self._used[anchor])}))
+
+    def _kept(self, anchor: str) -> Path | None:
+        return self.kept / f"{hashlib.sha256(anchor.encode()).hexdigest()[:16]}.json" if self.kept else None
 
     def heading(self, text: str) -> None:
         self.sections[-1][2].append(f"<h3>{html.escape(text)}</h3>")
@@ -105,6 +138,7 @@ class Page:
         path.write_bytes(png)
         if live:
             self.assets |= live.assets
+            self._used[self.sections[-1][0]] |= set(live.assets)
             shown = live.html
         else:
             shown = f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"

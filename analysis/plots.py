@@ -332,15 +332,15 @@ def _anova_f(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return np.nan_to_num(f_classif(x.astype(np.float32), labels)[0])
 
 
-def plot_node_boxes(layers: dict[str, np.ndarray], pred: np.ndarray, nodes: list[tuple[str, int, float]],
-                    classes: list[str]) -> Figure:
+def plot_node_boxes(nodes: list[tuple[str, int, float, np.ndarray]], groups: np.ndarray, classes: list[str],
+                    by: str) -> Figure:
+    """One box plot per (layer, node, ANOVA F, activations): the node's activation grouped by `groups`."""
     fig, axes = plt.subplots(1, len(nodes), figsize=(4 * len(nodes), 3.2), squeeze=False)
-    for ax, (layer, node, f) in zip(axes[0], nodes):
-        groups = [layers[layer][pred == c, node].astype(np.float32) for c in range(len(classes))]
-        ax.boxplot(groups, showfliers=False)
+    for ax, (layer, node, f, values) in zip(axes[0], nodes):
+        ax.boxplot([values[groups == c] for c in range(len(classes))], showfliers=False)
         ax.set_xticks(range(1, len(classes) + 1), classes, fontsize=6, rotation=90)
         ax.set_title(f"{layer} node {node} (F={f:.0f})", fontsize=8)
-        ax.set_xlabel("predicted class", fontsize=7)
+        ax.set_xlabel(by, fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -9,22 +9,25 @@ arrive.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis import explorer, interactive, plots, similarity, tables
-from analysis.embed import METHODS, TITLES, check_methods, pca, stratified
-from analysis.layers import PROBES, RAW, RAW_PIXELS, LayerJob, LayerResult
+from analysis.compute import Computed
+from analysis.embed import TITLES
+from analysis.layers import RAW, RAW_PIXELS, TEST, UMAP, LayerJob, LayerResult
 from analysis.page import Page
+from analysis.plan import Plan, jobs_of, parse, saved_plan, shown
 from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
-from analysis.runner import JobRunner
+from analysis.runner import SLOTS, JobRunner
 from sweep import data, reduce
 from sweep.artifacts import write_text
 from sweep.errors import SweepError
@@ -35,29 +38,34 @@ from sweep.storage import mirrored
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
-MIN_ROWS = 100  # rows embedded or probed at the least: t-SNE's perplexity of 30 needs more than 90
-DRAWN_ROWS = 2_000  # stratified test rows in the 3-D PCA and the two-pixel scatter
+EXPLORED_ROWS = 10_000  # the most rows the embedding explorer carries (each with its picture)
 
 
 @dataclass(frozen=True)
 class ReportOptions:
-    top: int = 3  # trials with full per-trial sections and embeddings, best test accuracy first
-    trials: tuple[str, ...] = ()  # trial ids shown in full besides the top ones
-    methods: tuple[str, ...] = tuple(METHODS)  # embedding methods drawn
-    subsample: int = 10_000  # rows embedded by t-SNE, TriMAP, PaCMAP and PCA (stratified)
-    probe_rows: int | None = None  # train rows UMAP and the probes fit on; None: all, as Study B
-    nodes: tuple[tuple[str, int], ...] = ()  # (layer, node) box plots instead of the most discriminative
+    """One run of a report: where it computes, and overrides of the sweep's analysis plan for this
+    run (None or empty: as the plan says)."""
+
+    top: int | None = None  # the best N trials shown in full
+    trials: tuple[str, ...] = ()  # trial ids or labels shown in full besides
+    methods: tuple[str, ...] = ()  # embedding methods drawn
+    subsample: int | None = None  # rows every embedding draws
+    probe_rows: int | None = None  # train rows the KNN-on-UMAP probe fits on
+    nodes: tuple[tuple[str, int], ...] = ()  # (layer, node) box plots
     image: int = 0  # the test image whose class probabilities each trial shown in full draws
     address: str | None = None  # Ray cluster for the layer jobs; None: the running one, or a local Ray
     data_dir: str | None = None
     seed: int = 0
+    plan: Plan | None = None  # instead of the plan saved with the sweep
 
     def __post_init__(self) -> None:
-        for name, value, least in (("--top", self.top, 0), ("--subsample", self.subsample, MIN_ROWS),
-                                   ("--probe-rows", self.probe_rows, MIN_ROWS), ("--image", self.image, 0)):
-            if value is not None and value < least:
-                raise SweepError(f"{name} must be >= {least}, got {value}")
-        check_methods(list(self.methods))
+        if self.image < 0:
+            raise SweepError(f"--image must be >= 0, got {self.image}")
+        self.plan_for(Plan())  # the overrides' own checks, before anything starts
+
+    def plan_for(self, saved: Plan) -> Plan:
+        return (self.plan or saved).overridden(top=self.top, trials=self.trials, methods=self.methods,
+                                               subsample=self.subsample, probe_rows=self.probe_rows, nodes=self.nodes)
 
 
 @dataclass
@@ -85,8 +93,10 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
     final_look = False  # the sweep has ended and its folder was read since: nothing more will appear
+    plan = options.plan_for(saved_plan(SweepFolder(Path(sweep_dir))))
+    computed = Computed(plan, options.data_dir, options.seed, out / "cache")
     if first := _load(sweep_dir, follow is not None):  # a bad folder or option is refused before Ray starts
-        _check_options(first, options)
+        _check_options(first, plan, options, strict=follow is None)
     with runner.running():
         while True:
             ended = follow is None or follow()
@@ -98,7 +108,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
                     progress.say(f"report: {len(now.completed())} completed of {len(now.trials)} trial folders "
                                  f"({now.planned} planned){'; following the sweep' if follow else ''}")
                 sweep = now
-                jobs = plan(sweep, options, out / "cache") if sweep else []
+                jobs = jobs_of(sweep, plan, out / "cache", strict=ended, data_dir=options.data_dir,
+                               seed=options.seed, sweep_uri=mirrored(sweep.files)) if sweep else []
                 known = set(results) | set(runner.pending.values())
                 runner.submit([j for j in jobs if j not in known])
             fresh = runner.poll(timeout=1.0)
@@ -108,12 +119,12 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             due = time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
             if sweep and follow and (fresh or not written) and due:
                 page_start = time.perf_counter()
-                _write(sweep, options, out, [results[j] for j in jobs if j in results], partial=True)
+                _write(sweep, plan, computed, options, out, [results[j] for j in jobs if j in results], partial=True)
                 written, page_seconds = time.perf_counter(), time.perf_counter() - page_start
     compute = time.perf_counter() - start
     done = [results[j] for j in jobs]
     page_start = time.perf_counter()
-    html_path, md_path = _write(sweep, options, out, done, partial=False)
+    html_path, md_path = _write(sweep, plan, computed, options, out, done, partial=False)
     seconds = {"jobs": sum(r.seconds for r in done if r.computed), "compute": compute,
                "page": time.perf_counter() - page_start, "total": time.perf_counter() - start}
     summary = ReportSummary(html_path, md_path, seconds, sum(len(r.computed) for r in done), _job_rows(done),
@@ -128,13 +139,15 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
 def run_with_report(space: Space, run: RunOptions, options: ReportOptions = ReportOptions(),
                     log: Callable[[str], None] = print) -> tuple[Path, ReportSummary]:
     """Run a sweep with its report computed beside it on the same Ray: a thread of this driver
-    submits each trial's layer jobs as the trial completes and rewrites the page; the final page
-    follows the sweep's end. Returns the sweep folder and the report."""
+    submits each trial's layer jobs as the trial completes and rewrites the page; the jobs run in
+    report slots, one per core, beside the trials still training rather than after them. The final
+    page follows the sweep's end. Returns the sweep folder and the report."""
     from sweep.cluster import connected
     from sweep.runner import run_sweep
 
     ended, outcome = threading.Event(), {}
     storage = run.storage(space)
+    options = replace(options, plan=options.plan or parse(space.analysis, str(space.path)))
 
     def report() -> None:
         try:
@@ -143,7 +156,7 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
         except Exception as exc:  # noqa: BLE001 - the sweep goes on; the report's failure is raised after it
             outcome["error"] = exc
 
-    with connected(run.address):
+    with connected(run.address, resources={SLOTS: os.cpu_count() or 1}):  # as many layer jobs as cores
         thread = threading.Thread(target=report, name="report", daemon=True)
         thread.start()
         try:
@@ -169,88 +182,37 @@ def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:
     return sweep
 
 
-def _check_options(sweep: Sweep, options: ReportOptions) -> None:
-    """`--trials` names completed trials, `--nodes` nodes that exist in the trials shown and
-    `--image` one of their test images."""
-    shown = _selected(sweep, options)
-    if shown and options.image >= (n := min(t.shapes()["y_test"][0] for t in shown)):
+def _check_options(sweep: Sweep, plan: Plan, options: ReportOptions, strict: bool) -> None:
+    """Trials named by the plan exist (with `strict`; a followed sweep may complete them later),
+    `--nodes` name nodes that exist in the trials shown and `--image` one of their test images."""
+    chosen = shown(sweep, plan, strict)
+    if chosen and options.image >= (n := min(t.shapes()["y_test"][0] for t in chosen)):
         raise SweepError(f"--image: the trials shown have {n} test images, so image {options.image} is not among them; "
                          f"give 0 to {n - 1}")
-    for layer, node in options.nodes:
-        widths = {t.shapes()[f"{layer}_test"][1] for t in shown if layer in t.hidden_layers}
-        if not widths:
+    for layer, node in plan.nodes:
+        widths = {t.shapes()[f"{name}_test"][1] for t in chosen for name in t.hidden_layers if layer in (None, name)}
+        if layer is not None and chosen and not widths:
             raise SweepError(f"--nodes: no trial shown in full has a layer {layer!r}; name one like hidden_1:3")
-        if not 0 <= node < min(widths):
-            raise SweepError(f"--nodes: {layer} has {min(widths)} units in a trial shown, so node {node} is not in it; "
-                             f"give 0 to {min(widths) - 1}")
+        if widths and node >= max(widths):
+            raise SweepError(f"--nodes: the widest such layer of a trial shown has {max(widths)} units, so node {node} "
+                             f"is in none of them; give 0 to {max(widths) - 1}")
 
 
 def _job_rows(results: list[LayerResult]) -> list[dict]:
     return [{"dataset": r.job.dataset, "source": r.job.source, "label": r.job.label, "layer": r.job.layer,
-             "task": r.job.task, "width": r.job.width, "rows": r.job.n_train, "estimate_s": round(r.job.cost(), 1),
+             "task": r.job.task, "width": r.job.width, "rows": r.job.fitted, "estimate_s": round(r.job.cost(), 1),
              "seconds": round(r.seconds, 2), "computed": len(r.computed), "node": r.node, "error": r.error}
             for r in results]
 
 
-def _selected(sweep: Sweep, options: ReportOptions) -> list[Trial]:
-    ranked = sorted(sweep.completed(), key=lambda t: -t.metrics["test_accuracy"])
-    chosen = ranked[: options.top]
-    for trial_id in options.trials:
-        trial = sweep.trial(trial_id)
-        if not trial.completed:
-            raise SweepError(f"{trial.files.path}: trial {trial_id} is {trial.status}; only completed trials "
-                             f"have a section")
-        if trial not in chosen:
-            chosen.append(trial)
-    return chosen
-
-
-def plan(sweep: Sweep, options: ReportOptions, cache: Path) -> list[LayerJob]:
-    """Every layer job of the report: raw pixels once per (data set, validation split, kept rows),
-    then every hidden layer of every completed trial. Each layer has its probes job, and, for the
-    trials shown in full, one job per embedding method other than UMAP (drawn from the probes'
-    fit), unless the layer is its own 2-D embedding."""
-    selected = _selected(sweep, options)
-    common = dict(subsample=options.subsample, probe_rows=options.probe_rows, data_dir=options.data_dir,
-                  seed=options.seed, sweep_uri=mirrored(sweep.files))
-    raw: dict[str, tuple[Trial, bool]] = {}
-    layers = []
-    for trial in sweep.completed():
-        cfg = trial.config  # kept rows are drawn with the trial's seed
-        key = f"raw-{cfg.dataset}-v{cfg.validation}" + (f"-k{cfg.keep_train}-s{cfg.seed}" if cfg.keep_train else "")
-        first, drawn = raw.get(key, (trial, False))
-        raw[key] = (first, drawn or trial in selected)
-        shapes = trial.shapes()
-        for layer in trial.hidden_layers:
-            rows, width = shapes[f"{layer}_train"]
-            layers.append((LayerJob(dataset=cfg.dataset, source=trial.trial_id, label=cfg.label,
-                                    layer=layer, task=PROBES, trial_folder=str(trial.files.path),
-                                    cache_dir=str(cache / trial.trial_id), width=width, n_train=rows,
-                                    n_test=shapes[f"{layer}_test"][0], trained=trial.metrics.get("trial_ended"),
-                                    **common), trial in selected))
-    raw_layers = []
-    for key, (trial, drawn) in raw.items():
-        shapes = trial.shapes()
-        raw_layers.append((LayerJob(dataset=trial.config.dataset, source=RAW_PIXELS, label="", layer=RAW,
-                                    task=PROBES, trial_folder=str(trial.files.path), cache_dir=str(cache / key),
-                                    width=data.PIXELS, n_train=shapes["y_train"][0], n_test=shapes["y_test"][0],
-                                    **common), drawn))
-    jobs = []
-    for probes_job, drawn in raw_layers + layers:
-        jobs.append(probes_job)
-        if drawn and not probes_job.flat:
-            jobs += [replace(probes_job, task=m) for m in options.methods if m != "umap"]
-    return jobs
-
-
-def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerResult],
-           partial: bool) -> tuple[Path, Path]:
+def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions, out: Path,
+           results: list[LayerResult], partial: bool) -> tuple[Path, Path]:
     """The page, its tables and figures from the results in so far."""
     trials = sweep.table()
-    selected = _selected(sweep, options)
+    chosen = shown(sweep, plan, strict=not partial)
     records = [r for res in results for r in res.records]
     page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out,
-                refresh=30 if partial else None)
+                refresh=30 if partial else None, kept=out / "cache" / "drawn")
     configs = tables.configurations(trials)
     _overview(page, sweep, trials, partial)
     _comparison(page, trials, configs)
@@ -259,29 +221,51 @@ def _write(sweep: Sweep, options: ReportOptions, out: Path, results: list[LayerR
     _probes(page, records, probes, trials)
     across = similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
     _similarity(page, across)
-    _pixels(page, sweep, options)
-    _reductions(page, sweep, options.data_dir)
-    drawings = _drawings(results, options.methods)
-    within = [_trial_section(page, trial, drawings, options, out / "cache" / "similarity") for trial in selected]
+    _pixels(page, sweep, chosen, computed)
+    _reductions(page, sweep, computed)
+    columns = _columns(plan)
+    drawings = _drawings(results, columns)
+    within = []
+    for trial in chosen:
+        m = trial.metrics
+        drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
+                 if (result := drawings.get((m["dataset"], RAW_PIXELS if layer == RAW else trial.trial_id, layer)))
+                 and result.coords}
+        key = json.dumps([trial.trial_id, m.get("trial_ended"), repr(plan), options.image,
+                          [(layer, sorted(r.notes.items())) for layer, r in drawn.items()]], default=str)
+        if not page.reuse(f"trial-{trial.trial_id}", key):  # drawn once per trial and what its layers show
+            _trial_section(page, trial, drawn, columns, computed, options)
+            page.keep(key)
+        own = computed.similarity(trial)
+        within.append(_labelled(own.pairs(), trial_id=trial.trial_id, label=m.get("label", ""),
+                                architecture=trial.config.architecture, seed=m["seed"]).assign(rows=own.rows))
     _write_tables(out / "tables", trials, configs, records, probes, within, across)
     return page.write()
 
 
-def _drawings(results: list[LayerResult], methods: tuple[str, ...]) -> dict[tuple[str, str, str], LayerResult]:
-    """Every layer's coordinates, labels and notes, merged from its jobs, in the order of `methods`.
+def _columns(plan: Plan) -> list[str]:
+    """The embedding figure's columns: each method of the plan, and UMAP's test rows where drawn."""
+    umap = plan.embedding(UMAP)
+    return [c for m in plan.methods for c in ([m, UMAP + TEST] if m == UMAP and umap.get("test") else [m])]
+
+
+def _drawings(results: list[LayerResult], columns: list[str]) -> dict[tuple[str, str, str], LayerResult]:
+    """Every layer's coordinates, rows and notes, merged from its jobs, in the order of `columns`.
     A layer of width <= 2 is drawn as it is in every column."""
     merged: dict[tuple[str, str, str], LayerResult] = {}
     for res in results:
         into = merged.setdefault((res.job.dataset, res.job.source, res.job.layer), LayerResult(res.job))
-        for part in ("coords", "labels", "notes"):
+        for part in ("coords", "positions", "notes"):
             getattr(into, part).update(getattr(res, part))
     for layer in merged.values():
-        if layer.job.flat and "umap" in layer.coords:
-            itself = (layer.coords["umap"], layer.labels["umap"], layer.notes["umap"])
-            for m in methods:
-                layer.coords[m], layer.labels[m], layer.notes[m] = itself
-        for part in ("coords", "labels", "notes"):
-            setattr(layer, part, {m: getattr(layer, part)[m] for m in methods if m in layer.coords})
+        if layer.job.flat and UMAP in layer.coords:
+            for column in columns:
+                kind = UMAP + TEST if column.endswith(TEST) else UMAP
+                if kind in layer.coords:
+                    layer.coords[column], layer.positions[column] = layer.coords[kind], layer.positions[kind]
+                    layer.notes[column] = layer.notes[kind]
+        for part in ("coords", "positions", "notes"):
+            setattr(layer, part, {c: getattr(layer, part)[c] for c in columns if c in layer.coords})
     return merged
 
 
@@ -356,18 +340,30 @@ def _optuna(page: Page, sweep: Sweep) -> None:
 
 
 def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.DataFrame) -> None:
-    page.section("probes", "Probes per layer: KNN on UMAP, 5-NN and linear probe")
-    page.text("umap-knnK: UMAP fitted on the train activations, test rows transformed, K-nearest-neighbour "
-              "accuracy on the test embedding (Study B). knn5: 5-NN on the full-dimensional layer. "
-              "linear: a linear probe (logistic regression on the layer). Raw pixels are the input before any "
-              "reduction. A layer of one or two units is its own 2-D embedding: its umap-knnK columns are KNN on "
-              "the layer itself (column 'probed directly').")
+    page.section("probes", "Probes per layer")
+    if not records:
+        return page.text("No probes: the analysis plan asks for none, or no trial has completed yet.")
+    frame = pd.DataFrame(records)
+    page.text("Each probe's test accuracy on every layer; raw pixels are the input before any reduction. "
+              + " ".join(_probe_text(name, group) for name, group in frame.groupby("probe", sort=False)))
     page.table(table, "Test accuracy of each probe, by layer.")
-    if records:
-        names = {t: f"{label} {arch}".strip() for t, label, arch in zip(trials.trial_id, trials.label.fillna(""),
-                                                                         trials.architecture)}
-        page.figure("probes_by_layer", plots.plot_probes_by_layer(records, "umap-knn5", names),
-                    "KNN (k=5) on the UMAP embedding, by layer: how separable the classes become with depth.")
+    names = {t: f"{label} {arch}".strip() for t, label, arch in zip(trials.trial_id, trials.label.fillna(""),
+                                                                     trials.architecture)}
+    shown_probe = next(p for p in ("umap-knn5", "knn5", *frame.probe) if p in set(frame.probe))
+    page.figure("probes_by_layer", plots.plot_probes_by_layer(records, shown_probe, names),
+                f"{shown_probe} by layer: how separable the classes become with depth.")
+
+
+def _probe_text(name: str, group: pd.DataFrame) -> str:
+    """What one probe is, and the rows it was fitted and scored on, so its numbers keep their context."""
+    what = ("a logistic regression on the standardised layer" if name == "linear"
+            else f"{name.removeprefix('umap-knn')}-nearest-neighbour vote on a 2-D UMAP of the layer, fitted on "
+                 f"training rows and applied to the test rows (a layer of one or two units: on the layer itself, "
+                 f"column 'probed directly')" if name.startswith("umap-knn")
+            else f"{name.removeprefix('knn')}-nearest-neighbour vote on the layer itself (exact, all its columns)")
+    fitted = ", ".join(f"{n:,}" for n in sorted(set(group.fitted)))
+    scored = ", ".join(f"{n:,}" for n in sorted(set(group.scored)))
+    return f"{name}: {what}; fitted on {fitted} training rows, scored on {scored} test rows."
 
 
 def _similarity(page: Page, across: list[similarity.SweepSimilarity]) -> None:
@@ -387,27 +383,32 @@ def _similarity(page: Page, across: list[similarity.SweepSimilarity]) -> None:
                                              f"pair of seeds (mean and lowest): how stable the representation is.")
 
 
-def _pixels(page: Page, sweep: Sweep, options: ReportOptions) -> None:
-    """Per data set, the two raw pixels that best separate the classes, against each other."""
+def _pixels(page: Page, sweep: Sweep, chosen: list[Trial], computed: Computed) -> None:
+    """Per data set, two raw pixels against each other: the plan's pair, or the one that best
+    separates the classes and the best of the others."""
     datasets = list(dict.fromkeys(t.config.dataset for t in sweep.completed()))
     if not datasets:
         return
+    plan = computed.plan
     page.section("pixels", "Raw pixels")
     for dataset in datasets:
-        ds = data.load(dataset, options.data_dir)
-        pixels = data.pixels(ds.x_test)
-        best = plots.pixel_pair(pixels, ds.y_test)
-        rows = stratified(ds.y_test, DRAWN_ROWS, options.seed)
+        trial = next((t for t in chosen if t.config.dataset == dataset), None)
+        pair = computed.pixels(dataset, trial)
+        ds = computed.dataset(dataset)
         side = ds.x_test.shape[2]
-        names = [f"pixel {p} (row {p // side}, column {p % side})" for p in best]
-        page.figure(f"pixels_{dataset}", plots.plot_pixel_pair(ds.x_test.reshape(len(pixels), -1)[rows][:, best],
-                                                               ds.y_test[rows], list(ds.classes), names, options.seed),
-                    f"{dataset}: two raw pixels on {len(rows)} test images, coloured by class: the one that best "
-                    f"separates the classes (largest ANOVA F) and the best of the others once its correlation with "
-                    f"the first is discounted. How far two inputs alone get.")
+        names = [f"pixel {p} (row {p // side}, column {p % side})" for p in pair.pixels]
+        chosen_by = ("as the analysis plan names them" if plan.pixels else
+                     "the one that best separates the classes (largest ANOVA F) and the best of the others once its "
+                     "correlation with the first is discounted")
+        coloured = (f"the predicted class of trial {trial.trial_id} {trial.config.label}".rstrip()
+                    if plan.colour("pixels") == "predicted" and trial else "true class")
+        page.figure(f"pixels_{dataset}", plots.plot_pixel_pair(pair.values, pair.groups, list(ds.classes), names,
+                                                               computed.seed),
+                    f"{dataset}: two raw pixels on {len(pair.values)} {plan.rows} images, coloured by {coloured}: "
+                    f"{chosen_by}. How far two inputs alone get.")
 
 
-def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
+def _reductions(page: Page, sweep: Sweep, computed: Computed) -> None:
     saved = {path: t.config.dataset for t in sweep.trials
              if (path := reduce.path(t.config, sweep.files.reductions)) and path.is_file()}
     if not saved:
@@ -416,7 +417,7 @@ def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
     for path, dataset in sorted(saved.items()):
         red = reduce.load(path)
         if red.method == "rf":
-            digit = data.load(dataset, data_dir).x_test[0]
+            digit = computed.dataset(dataset).x_test[0]
             page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.pixels, digit),
                         f"{path.stem}: random-forest pixel importance and the {red.k} pixels kept.")
         else:
@@ -425,16 +426,17 @@ def _reductions(page: Page, sweep: Sweep, data_dir: str | None) -> None:
                         f"({red.scores.sum():.3f} with {red.k}).")
 
 
-def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOptions,
-                   similarity_cache: Path) -> pd.DataFrame:
-    """The trial's section; returns its layer similarities (CKA) as table rows."""
-    m = trial.metrics
+def _trial_section(page: Page, trial: Trial, drawn: dict[str, LayerResult], columns: list[str],
+                   computed: Computed, options: ReportOptions) -> None:
+    """The trial's section, drawn from what is computed: `drawn` holds its layers' embeddings."""
+    m, plan = trial.metrics, computed.plan
     page.section(f"trial-{trial.trial_id}", f"Trial {trial.trial_id} {m.get('label', '')}".strip())
     page.text(f"{m['dataset']} {trial.config.architecture}"
               f", dropout {m['dropout']}, {m['optimizer']} lr {m['learning_rate']}, batch {m['batch_size']}, "
               f"seed {m['seed']}: test accuracy {100 * m['test_accuracy']:.2f}% after {m['epochs']} epochs "
               f"(best validation epoch {m['best_epoch']}).")
-    ds = data.load(m["dataset"], options.data_dir)
+    ds = computed.dataset(m["dataset"])
+    figures = computed.trial(trial)
     classes = list(ds.classes)
     tid = trial.trial_id
     page.heading("Learning curves")
@@ -443,60 +445,66 @@ def _trial_section(page: Page, trial: Trial, by_layer: dict, options: ReportOpti
     page.heading("Confusion matrices")
     page.figure(f"{tid}_confusion", plots.plot_confusions(trial.confusion(), classes), "Confusion matrices.")
     with trial.activations() as acts:
-        pred, y_test, index = acts["pred_test"], acts["y_test"], acts["index_test"]
-        layers = {name: acts[f"{name}_test"] for name in trial.hidden_layers}
+        pred, y_test, index = acts["pred_test"][:25], acts["y_test"][:25], acts["index_test"]
         page.heading("Test images")
-        page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[index[:25]], y_test[:25], pred[:25], classes),
+        page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[index[:25]], y_test, pred, classes),
                     "The first 25 test images, predicted / true; wrong ones in red.")
         image = options.image  # a trial keeps every test row, in the data set's order
         page.figure(f"{tid}_probabilities", plots.plot_probabilities(ds.x_test[index[image]], acts["proba_test"][image],
-                                                                     int(y_test[image]), classes, image),
+                                                                     int(acts["y_test"][image]), classes, image),
                     f"The output of the trial for test image {options.image} (--image): its probability for each "
                     f"class.")
-    own = similarity.within_trial(trial, ds.x_test, options.subsample, options.seed, similarity_cache)
-    chosen = {layer: [n for l2, n in options.nodes if l2 == layer] for layer in layers}
-    nodes = plots.discriminative_nodes(layers, pred, chosen=chosen)
+    own = figures.similarity
     page.heading("Layer similarity (CKA)")
     page.figure(f"{tid}_cka", plots.plot_cka(own.matrices(), own.names),
                 f"Linear centered kernel alignment between raw pixels, each hidden layer and the output "
                 f"probabilities, on the same {own.rows} test rows: 1 for representations equal up to a rotation "
                 f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
-    rows = stratified(y_test, DRAWN_ROWS, options.seed)
-    points = {name: pca(x.astype(np.float32), 3, options.seed)
-              for name, x in {RAW_PIXELS: data.pixels(ds.x_test[index[rows]]),
-                              **{layer: acts[rows] for layer, acts in layers.items()}}.items()}
+    rows = figures.drawn
+    points = figures.pca
+    ratios = "; ".join(f"{name} {', '.join(f'{r:.3f}' for r in ratio)}" for name, (_, ratio) in points.items())
     page.heading("PCA to 3 components")
-    page.figure(f"{tid}_pca_3d", plots.plot_pca_3d(points, y_test[rows], classes),
-                f"Raw pixels and each hidden layer on their first three principal components, {len(rows)} test rows "
-                f"coloured by class; the menu switches the representation, drag to rotate, scroll to zoom, click a "
-                f"class in the legend to hide it.", live=interactive.pca_3d(points, y_test[rows], classes))
+    colour = plan.colour("pca")
+    page.figure(f"{tid}_pca_3d", plots.plot_pca_3d(points, rows.by(colour), classes),
+                f"Raw pixels and each hidden layer on their first three principal components, {len(rows.index)} "
+                f"{rows.which} rows coloured by {colour} class; explained variance ratios: {ratios}. The menu "
+                f"switches the representation, drag to rotate, scroll to zoom, click a class in the legend to hide it.",
+                live=interactive.pca_3d(points, rows.by(colour), classes))
     page.heading("Class-discriminative nodes")
-    page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(layers, pred, nodes, classes),
-                "Activation of the most class-discriminative nodes (largest ANOVA F) by predicted class on the test "
-                "set.")
+    which = ("the nodes the analysis plan names" if plan.nodes
+             else "the most class-discriminative nodes (largest ANOVA F)")
+    by = f"{plan.colour('boxes')} class"
+    page.figure(f"{tid}_node_boxes", plots.plot_node_boxes(figures.nodes, figures.groups, classes, by),
+                f"Activation of {which} by {by}, on the {len(figures.groups):,} {plan.rows} rows.")
     page.heading("Activations as pictures")
-    counts = np.bincount(y_test, minlength=len(classes))
-    pictures = plots.class_pictures_info(layers, y_test, len(classes))
-    page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(pictures, classes, counts),
+    page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(figures.pictures, classes, figures.counts),
                 "Hidden activations as pictures per class: one test example, and summed over the class's test "
                 "examples.")
-    drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
-             if (result := by_layer.get((m["dataset"], RAW_PIXELS if layer == RAW else tid, layer))) and result.coords}
     if drawn:
-        methods = [m for m in options.methods if any(m in r.coords for r in drawn.values())]
-        labels = {f"{layer}/{k}": v for layer, r in drawn.items() for k, v in r.labels.items()}
-        notes = {f"{layer}/{k}": v for layer, r in drawn.items() for k, v in r.notes.items()}
-        explore = explorer.of_trial(trial, drawn, ds.x_train, classes)
-        page.heading(f"Embeddings: {', '.join(TITLES[m] for m in methods)}")
-        page.figure(f"{tid}_embeddings", plots.plot_embeddings({k: r.coords for k, r in drawn.items()}, labels, notes,
-                                                               classes, methods),
-                    "2-D embeddings of the training rows: raw pixels and each hidden layer, coloured by class."
-                    + (" Hover a point for its image, true and predicted class; click a class in the legend to hide "
-                       "it; select points in one layer to see the same rows in the others; the menu switches the "
-                       f"method (figures/{tid}_embeddings.png has them all at once)." if explore else ""),
-                    live=explore.live() if explore else None)
-    return _labelled(own.pairs(), trial_id=tid, label=m.get("label", ""), architecture=trial.config.architecture,
-                     seed=m["seed"]).assign(rows=own.rows)
+        _embeddings(page, trial, drawn, columns, ds, plan.colour("embeddings"))
+
+
+def _embeddings(page: Page, trial: Trial, drawn: dict[str, LayerResult], columns: list[str], ds: data.Dataset,
+                colour: str) -> None:
+    """The trial's embeddings: every layer by every method as one figure, and the explorer of the
+    methods that draw the same rows (at most `EXPLORED_ROWS`) in the page."""
+    with trial.activations() as acts:
+        groups = {which: acts[f"{'pred' if colour == 'predicted' else 'y'}_{which}"] for which in ("train", "test")}
+    shown_columns = [c for c in columns if any(c in r.coords for r in drawn.values())]
+    labels = {f"{layer}/{c}": groups["test" if c.endswith(TEST) else "train"][r.positions[c]]
+              for layer, r in drawn.items() for c in r.coords}
+    notes = {f"{layer}/{c}": note for layer, r in drawn.items() for c, note in r.notes.items()}
+    explore = explorer.of_trial(trial, drawn, ds.x_train, list(ds.classes), EXPLORED_ROWS)
+    page.heading(f"Embeddings: {', '.join(TITLES[c] for c in shown_columns)}")
+    page.figure(f"{trial.trial_id}_embeddings",
+                plots.plot_embeddings({k: r.coords for k, r in drawn.items()}, labels, notes, list(ds.classes),
+                                      shown_columns),
+                f"2-D embeddings of the training rows (and, where a column says so, of the test rows): raw pixels and "
+                f"each hidden layer, coloured by {colour} class."
+                + (" Hover a point for its image, true and predicted class; click a class in the legend to hide "
+                   "it; select points in one layer to see the same rows in the others; the menu switches the "
+                   f"method (figures/{trial.trial_id}_embeddings.png has them all at once)." if explore else ""),
+                live=explore.live() if explore else None)
 
 
 def _labelled(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:

@@ -1,5 +1,7 @@
 """Layer jobs on Ray: those the cache already holds are read on the driver, the others run as Ray
-tasks of one CPU each, longest first, on a local Ray or an existing cluster."""
+tasks of one CPU each, longest first, on a local Ray or an existing cluster. Beside a sweep on a
+Ray started for both (`sweep run --report`), they take report slots (`SLOTS`) instead of CPUs, so
+the report keeps pace with the trials rather than waiting for the last one to free its CPU."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from typing import Any
 
 from analysis.layers import LayerJob, LayerResult, run_layer
 from analysis.progress import Progress
+
+SLOTS = "report_slots"  # a custom resource of a Ray started for a sweep and its report: layer jobs at once
 
 
 def _run_on_node(job: LayerJob) -> LayerResult:
@@ -76,8 +80,10 @@ class JobRunner:
 
         assert self._stack is not None, "JobRunner.submit outside `with runner.running()`"
         self._stack.enter_context(connected(self.address))
-        self._task = ray.remote(num_cpus=1, max_retries=2)(_run_on_node)
-        self.progress.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        resources = ray.cluster_resources()
+        slots = {"num_cpus": 0, "resources": {SLOTS: 1}} if resources.get(SLOTS) else {"num_cpus": 1}
+        self._task = ray.remote(max_retries=2, **slots)(_run_on_node)
+        self.progress.slots = max(1, int(resources.get(SLOTS) or resources.get("CPU", 1)))
 
     @contextlib.contextmanager
     def running(self) -> Iterator[JobRunner]:

@@ -93,7 +93,7 @@ def probe_table(records: list[dict]) -> pd.DataFrame:
                              aggfunc="first", sort=False)
     wide.columns = [f"{layer} {probe}" for layer, probe in wide.columns]
     wide = wide.reset_index()
-    direct = frame[frame.embedding == "the layer itself"].groupby(["dataset", "source"], sort=False).layer.unique()
+    direct = frame[frame.on == "the layer itself"].groupby(["dataset", "source"], sort=False).layer.unique()
     wide["probed directly"] = [", ".join(direct.get((d, s), [])) for d, s in zip(wide.dataset, wide.source)]
     return wide
 

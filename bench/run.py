@@ -1,11 +1,15 @@
 """Benchmark: the framework against the plain way, side by side in one run.
 
-    python bench/run.py [--quick] [--only train,sweep,report]
+    python bench/run.py [--quick] [--only train,sweep,report,analysis]
 
 train: the baseline's epochs; sweep: Study A through `sweep run` against a plain Keras loop, and
 the share of a three-seed sweep outside its trials; report: Study A's report through `sweep
 report`, cold and warm, against a plain loop over the same layers calling each library, with both
-sides' probe scores and the time per phase. Prints one line per figure, `NAME ratio=R target=T
+sides' probe scores and the time per phase; analysis: the default plan's cold report against its
+sweep on `widths.yaml` and on Study A over three seeds, how soon `sweep run --report` finishes its
+page after the last trial, the default's layer ranking against scikit-learn's on every row, and
+each study's declared plan against a plain loop of the notebooks' own calls. Prints one line per
+figure, `NAME ratio=R target=T
 PASS|FAIL`, then the raw figures. Each measurement that needs its own process runs in a fresh one
 (`--worker NAME`). Needs the TensorFlow backend for the plain-Keras baseline:
 `pip install -e ".[tensorflow]"`.
@@ -32,7 +36,8 @@ from sweep.backend import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 from sweep.folder import SweepFolder, TrialFolder  # noqa: E402
 from sweep.space_file import load_space  # noqa: E402
 
-STUDY_A = ROOT / "search_spaces" / "study_a.yaml"
+SPACES = ROOT / "search_spaces"
+STUDY_A = SPACES / "study_a.yaml"
 
 
 # --- workers: each runs in its own process, prints one JSON line ------------------------------
@@ -126,11 +131,11 @@ def plain_report(layers: list[dict], subsample: int, probe_rows: int | None, see
         with timed("knn on umap"):
             for k in (3, 5, 10):
                 scores[f"umap-knn{k}"] = KNeighborsClassifier(n_neighbors=k).fit(emb, y_fit).score(emb_test, y_test)
-        with timed("knn5"):
-            scores["knn5"] = KNeighborsClassifier(n_neighbors=5).fit(train_fit, y_fit).score(test, y_test)
+        with timed("knn5"):  # the exact probes: on every training row
+            scores["knn5"] = KNeighborsClassifier(n_neighbors=5).fit(train, y).score(test, y_test)
         with timed("linear"):
             model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=seed))
-            scores["linear"] = model.fit(train_fit, y_fit).score(test, y_test)
+            scores["linear"] = model.fit(train, y).score(test, y_test)
         if layer["drawn"]:
             shown = train[stratified(y, subsample, seed)]
             with timed("pca"):
@@ -144,6 +149,75 @@ def plain_report(layers: list[dict], subsample: int, probe_rows: int | None, see
         out.append({**layer, "width": train.shape[1], "scores": scores})
         print(f"plain: {layer['layer']} of {layer['source']} ({train.shape[1]} wide) done at "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    return {"seconds": time.perf_counter() - start, "phases": phases, "layers": out}
+
+
+def plain_probes(layers: list[dict]) -> dict:
+    """scikit-learn's own probes on every training and test row: `KNeighborsClassifier(5)` and the
+    report's logistic regression, one layer after another."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from analysis.layers import load_rows
+    from analysis.probes import linear
+
+    out = []
+    for layer in layers:
+        train, y, test, y_test = load_rows(layer["trial_folder"], layer["layer"], layer["dataset"], None)
+        out.append({**layer, "knn5": KNeighborsClassifier(5).fit(train, y).score(test, y_test),
+                    "linear": linear(train, y, test, y_test)})
+    return {"layers": out}
+
+
+def plain_study(layers: list[dict], study: str, rows: int | None) -> dict:
+    """A study's analysis as its notebook makes it, one layer after another, each library called with
+    the study's settings on the rows the plan draws. Study A: `PCA(2)`, `PCA(3)` and
+    `TSNE(perplexity=40, max_iter=300)`; Study B: `umap.UMAP()` fitted on the training rows with
+    `transform` of the test rows, `TRIMAP()` on the training rows, and `KNeighborsClassifier(k)` on
+    the UMAP coordinates for k = 3, 5, 10."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from analysis.embed import stratified
+    from analysis.layers import load_rows
+
+    phases: dict[str, float] = {}
+    timed = _Phases(phases)
+    out = []
+    start = time.perf_counter()
+    for layer in layers:
+        with timed("load"):
+            train, y, test, y_test = load_rows(layer["trial_folder"], layer["layer"], layer["dataset"], None)
+            shown = stratified(y, rows or len(y), 0)
+            train, y = train[shown], y[shown]
+        scores = {}
+        if train.shape[1] <= 2:  # a layer of one or two units is drawn as it is, on both sides
+            pass
+        elif study == "study_a":
+            from sklearn.decomposition import PCA
+            from sklearn.manifold import TSNE
+
+            with timed("pca"):
+                PCA(2).fit_transform(train)
+                PCA(3).fit_transform(train)
+            with timed("tsne"):
+                TSNE(2, perplexity=40, max_iter=300).fit_transform(train)
+        else:
+            import trimap
+            import umap
+            from sklearn.neighbors import KNeighborsClassifier
+
+            with timed("umap"):
+                reducer = umap.UMAP()
+                emb = reducer.fit_transform(train)
+                emb_test = reducer.transform(test)
+            with timed("trimap"):
+                trimap.TRIMAP().fit_transform(train)
+            with timed("knn on umap"):
+                for k in (3, 5, 10):
+                    scores[f"umap-knn{k}"] = KNeighborsClassifier(k).fit(emb, y).score(emb_test, y_test)
+        out.append({**layer, "scores": scores})
+        print(f"plain {study}: {layer['layer']} of {layer['source']} done at {time.perf_counter() - start:.0f} s",
+              file=sys.stderr, flush=True)
     return {"seconds": time.perf_counter() - start, "phases": phases, "layers": out}
 
 
@@ -268,19 +342,23 @@ def bench_report(sweep_dir: Path, quick: bool) -> tuple[list[str], dict]:
     import pandas as pd
 
     from analysis.layers import PROBES
-    from analysis.report import ReportOptions, plan
+    from analysis.plan import METHODS, jobs_of, saved_plan
     from analysis.results import load_sweep
 
-    options = ReportOptions(top=1, subsample=2000, probe_rows=10_000) if quick else ReportOptions()
-    flags = ["--top", str(options.top), "--subsample", str(options.subsample), "--quiet"]
-    flags += ["--probe-rows", str(options.probe_rows)] if options.probe_rows else []
-    report = SweepFolder(sweep_dir).report
-    jobs = plan(load_sweep(sweep_dir), options, report / "cache")
-    drawn = {(j.dataset, j.source, j.layer) for j in jobs if j.task != PROBES}
+    top, subsample, probe_rows = (1, 2000, 10_000) if quick else (3, 10_000, None)
+    folder = SweepFolder(sweep_dir)  # every method and probe, on the rows these figures were first taken on
+    doc = yaml.safe_load(folder.space.read_text()) | {"analysis": {
+        "show": top, "embeddings": {m: {"rows": subsample} for m in METHODS},
+        "probes": {"knn": [5], "linear": True, "umap_knn": {"rows": probe_rows or "all"}}}}
+    folder.space.write_text(yaml.safe_dump(doc))
+    flags = ["--quiet"]
+    report = folder.report
+    jobs = jobs_of(load_sweep(sweep_dir), saved_plan(folder), report / "cache")
+    drawn = {(j.dataset, j.source, j.layer) for j in jobs if j.task not in (PROBES, "umap")}
     layers = [{"dataset": j.dataset, "source": j.source, "layer": j.layer, "trial_folder": j.trial_folder,
                "drawn": (j.dataset, j.source, j.layer) in drawn} for j in jobs if j.task == PROBES]
     start = time.perf_counter()
-    plain = _worker("plain_report", "jax", layers=layers, subsample=options.subsample, probe_rows=options.probe_rows)
+    plain = _worker("plain_report", "jax", layers=layers, subsample=subsample, probe_rows=probe_rows)
     plain_wall = time.perf_counter() - start
     tables = report / "tables"
     walls, splits = [], []
@@ -305,10 +383,135 @@ def bench_report(sweep_dir: Path, quick: bool) -> tuple[list[str], dict]:
              f"({(~flat).sum()} probe scores on {both[~flat].layer.size // 5} layers)",
              f"probes[width<=2] max_gap={both[flat].gap.max() if flat.any() else 0:.2f}pt target=none INFO "
              f"(probed directly, not embedded: {flat.sum() // 5} layers)"]
-    return lines, {"options": {"top": options.top, "subsample": options.subsample, "probe_rows": options.probe_rows},
+    return lines, {"options": {"top": top, "subsample": subsample, "probe_rows": probe_rows},
                    "plain_wall_s": plain_wall, "framework_cold_wall_s": cold, "framework_warm_wall_s": warm,
                    "plain_phases_s": plain["phases"], "framework_cold_job_s": splits[0],
                    "probes": both.drop(columns="width").round(5).to_dict("records")}
+
+
+def _report_walls(sweep_dir: Path, *flags: str) -> tuple[float, float, dict]:
+    """`sweep report` cold, then warm: their wall seconds and the cold one's job split."""
+    import pandas as pd
+
+    walls = []
+    for _ in ("cold", "warm"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mlp_sweep", "report", str(sweep_dir), "--quiet", *flags], check=True,
+                       capture_output=True, cwd=ROOT)
+        walls.append(time.perf_counter() - start)
+        if not walls[1:]:
+            split = _job_split(pd.read_csv(SweepFolder(sweep_dir).report / "tables" / "layer_jobs.csv"))
+    return walls[0], walls[1], split
+
+
+def _follow_lag(space: Path, tmp: Path, name: str, *args: str) -> float:
+    """`sweep run SPACE --report`: seconds from the last trial's end to the final page."""
+    _, _, metrics = _sweep(space, tmp, "--name", name, "--report", *args)
+    page = SweepFolder(tmp / name).report / "report.html"
+    return page.stat().st_mtime - max(m["trial_ended"] for m in metrics)
+
+
+def _space(tmp: Path, name: str, doc: dict, **params) -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**doc, "params": {**doc["params"], **params}}))
+    return path
+
+
+def bench_analysis(tmp: Path, quick: bool) -> tuple[list[str], dict]:
+    """The default plan against the sweep it analyses, the report that follows a sweep, the
+    default's probes against scikit-learn's on every row, and both studies' declared plans against
+    the notebooks' own calls."""
+
+
+    lines, raw = [], {}
+    quick_params = {"dataset": "mnist_small", "max_epochs": 2, "patience": None, "validation": 1000}
+    spaces = {"smoke": (SPACES / "smoke.yaml", {"seeds": [0, 1, 2]}, {})} if quick else {
+        "widths": (SPACES / "widths.yaml", {}, {}), "study_a_seeds": (STUDY_A, {"seeds": [0, 1, 2]}, {})}
+    for name, (path, keys, params) in spaces.items():
+        doc = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "analysis"} | keys  # default plan
+        space = _space(tmp, name, doc, **params)
+        _, sweep_wall, metrics = _sweep(space, tmp, "--name", name)
+        cold, warm, split = _report_walls(tmp / name)
+        lag = _follow_lag(space, tmp, f"{name}-follow")
+        ratio = cold / sweep_wall
+        lines += [_line(f"analysis[default,{name}]", ratio, "<=1.0(aim 0.5)", ratio <= 1.0)
+                  + f" (report {cold:.0f} s, sweep {sweep_wall:.0f} s, {len(metrics)} trials)",
+                  _line(f"analysis[default,{name},warm]", warm / cold, "<=0.10", warm / cold <= 0.10),
+                  f"analysis[follow,{name}] seconds={lag:.0f} target=<=60 {'PASS' if lag <= 60 else 'FAIL'}"]
+        raw[name] = {"sweep_wall_s": sweep_wall, "report_cold_s": cold, "report_warm_s": warm, "follow_lag_s": lag,
+                     "cold_jobs": split}
+    lines.append(_ranking(tmp / next(iter(spaces)), raw))
+    studies = {"study_a": ("search_spaces/study_a.yaml", {"tsne": 2000, "pca": 2000}),
+               "study_b": ("search_spaces/study_b.yaml", {"umap": 3000, "trimap": 3000})}
+    for study, (path, quick_rows) in studies.items():
+        doc = yaml.safe_load((ROOT / path).read_text())
+        if quick:  # fewer epochs and rows: every method on a few thousand rows of MNIST's slice
+            doc["analysis"]["embeddings"] = {m: {**e, "rows": quick_rows[m]}
+                                             for m, e in doc["analysis"]["embeddings"].items()}
+            if "umap_knn" in doc["analysis"].get("probes", {}):
+                doc["analysis"]["probes"]["umap_knn"]["rows"] = quick_rows["umap"]
+        space = _space(tmp, study, doc, **(quick_params if quick else {}))
+        _sweep(space, tmp, "--name", study)
+        lines += _study(study, tmp / study, raw)
+    return lines, raw
+
+
+def _ranking(sweep_dir: Path, raw: dict) -> str:
+    """Every third trial's layers: the report's knn5 and linear probes against scikit-learn's on
+    every row; Kendall's tau of the layer ranking and the largest move, per probe."""
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    ours = pd.read_csv(SweepFolder(sweep_dir).report / "tables" / "probes_long.csv")
+    trials = sorted(ours.source[ours.source != "raw pixels"].unique())[::3]
+    picked = ours[ours.source.isin(trials) & ours.probe.isin(["knn5", "linear"])]
+    layers = picked.drop_duplicates(["source", "layer"])
+    folders = {t: str(SweepFolder(sweep_dir).trials_dir / t) for t in trials}
+    plain = _worker("plain_probes", "jax", layers=[{"dataset": r.dataset, "source": r.source, "layer": r.layer,
+                                                     "trial_folder": folders[r.source]} for r in layers.itertuples()])
+    theirs = pd.DataFrame(plain["layers"]).melt(["dataset", "source", "layer"], ["knn5", "linear"], "probe", "plain")
+    both = picked.merge(theirs, on=["dataset", "source", "layer", "probe"])
+    taus = {p: kendalltau(g.accuracy, g.plain).statistic for p, g in both.groupby("probe")}
+    move = 100 * (both.accuracy - both.plain).abs().max()
+    tau = min(taus.values())
+    raw["ranking"] = {"layers": len(layers), "tau": taus, "max_move_pt": move}
+    return (f"analysis[ranking] tau={tau:.3f} max_move={move:.2f}pt target=tau>=0.9,move<=0.5pt "
+            f"{'PASS' if tau >= 0.9 and move <= 0.5 else 'FAIL'} ({len(layers)} layers, every row, "
+            f"tau {', '.join(f'{p} {t:.3f}' for p, t in taus.items())})")
+
+
+def _study(study: str, sweep_dir: Path, raw: dict) -> list[str]:
+    """A study's declared plan, cold and warm through `sweep report`, against the plain loop on the
+    same layers and rows."""
+    import pandas as pd
+
+    from analysis.layers import PROBES, RAW
+    from analysis.plan import jobs_of, saved_plan
+    from analysis.results import load_sweep
+
+    folder = SweepFolder(sweep_dir)
+    plan = saved_plan(folder)
+    jobs = jobs_of(load_sweep(sweep_dir), plan, folder.report / "cache")
+    drawn = [j for j in jobs if j.task not in (PROBES, "umap") or j.draw]
+    layers = list({(j.dataset, j.source, j.layer): {"dataset": j.dataset, "source": j.source, "layer": j.layer,
+                                                   "trial_folder": j.trial_folder} for j in drawn}.values())
+    rows = plan.embeddings[0].rows
+    start = time.perf_counter()
+    plain = _worker("plain_study", "jax", layers=layers, study=study, rows=rows)
+    plain_wall = time.perf_counter() - start
+    cold, warm, split = _report_walls(sweep_dir)
+    ours = pd.read_csv(folder.report / "tables" / "probes_long.csv")
+    theirs = pd.DataFrame([{"dataset": layer["dataset"], "source": layer["source"], "layer": layer["layer"],
+                            "probe": p, "plain": a} for layer in plain["layers"] for p, a in layer["scores"].items()])
+    gap = (100 * (theirs.merge(ours, on=["dataset", "source", "layer", "probe"]).eval("accuracy - plain").abs().max())
+           if len(theirs) else 0.0)
+    ratio = cold / plain_wall
+    raw[study] = {"plain_wall_s": plain_wall, "plain_phases_s": plain["phases"], "report_cold_s": cold,
+                  "report_warm_s": warm, "cold_jobs": split, "layers": len(layers), "probe_gap_pt": gap,
+                  "raw_layers": sum(layer["layer"] == RAW for layer in layers)}
+    return [_line(f"analysis[{study}]", ratio, "<=0.5,probe_gap<=0.3pt", ratio <= 0.5 and gap <= 0.3)
+            + f" probe_gap={gap:.2f}pt (report {cold:.0f} s, plain {plain_wall:.0f} s, {len(layers)} layers)",
+            _line(f"analysis[{study},warm]", warm / cold, "<=0.10", warm / cold <= 0.10)]
 
 
 def _job_split(jobs) -> dict:
@@ -321,7 +524,7 @@ def _job_split(jobs) -> dict:
             "jobs": int(len(done)), "summed_s": round(float(done.seconds.sum()), 1)}
 
 
-SECTIONS = ("train", "sweep", "report")
+SECTIONS = ("train", "sweep", "report", "analysis")
 
 
 def main() -> int:
@@ -332,7 +535,8 @@ def main() -> int:
     parser.add_argument("--args", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        workers = {"plain": plain_fit, "framework": framework_fit, "plain_report": plain_report}
+        workers = {"plain": plain_fit, "framework": framework_fit, "plain_report": plain_report,
+                   "plain_probes": plain_probes, "plain_study": plain_study}
         print(json.dumps(workers[args.worker](**json.loads(args.args)), default=float))
         return 0
     sections = [s for s in args.only.split(",") if s]
@@ -355,6 +559,9 @@ def main() -> int:
             if not (Path(tmp) / "sweep").is_dir():
                 _sweep(space, Path(tmp), "--concurrency", "2", "--name", "sweep")
             found, raw["report"] = bench_report(Path(tmp) / "sweep", args.quick)
+            lines += found
+        if "analysis" in sections:
+            found, raw["analysis"] = bench_analysis(Path(tmp), args.quick)
             lines += found
     print("\n".join(lines))
     print(json.dumps(raw, indent=1, default=float))

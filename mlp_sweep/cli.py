@@ -72,17 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
     run.add_argument("--report", action="store_true",
                      help="analyse each trial as soon as it completes, beside the trials still training, and keep "
-                          "report/report.html up to date (default report settings)")
+                          "report/report.html up to date (as the space's analysis section plans it)")
 
     report = sub.add_parser("report", help="analyse a sweep into report/report.html, report.md and tables/")
     report.add_argument("sweep", type=_place, help="a sweep folder, e.g. results/study_a, or its URI, "
                                                     "e.g. s3://bucket/prefix/study_a")
-    report.add_argument("--top", type=int, default=3, help="trials shown in full, best first (default 3)")
-    report.add_argument("--trials", default="", help="comma-separated trial ids shown in full as well")
-    report.add_argument("--methods", default="pca,tsne,umap,trimap,pacmap", help="embedding methods drawn")
-    report.add_argument("--subsample", type=int, default=10_000, help="rows embedded by t-SNE, TriMAP, PaCMAP, PCA")
-    report.add_argument("--probe-rows", type=int, help="train rows UMAP and the probes fit on (default: all)")
-    report.add_argument("--nodes", default="", help="box-plot these nodes, e.g. hidden_1:3,hidden_2:0")
+    plan = report.add_argument_group("overrides of the sweep's analysis plan, for this run",
+                                     "default: the space file's analysis section, else the default plan")
+    plan.add_argument("--top", type=int, help="the best N trials shown in full")
+    plan.add_argument("--trials", default="", help="comma-separated trial ids or labels shown in full as well")
+    plan.add_argument("--methods", default="", help="embedding methods drawn, e.g. pca,tsne,umap,trimap,pacmap")
+    plan.add_argument("--subsample", type=int, help="training rows every embedding draws")
+    plan.add_argument("--probe-rows", type=int, help="training rows the KNN-on-UMAP probe fits on")
+    plan.add_argument("--nodes", default="", help="box-plot these nodes, e.g. hidden_1:3,hidden_2:0")
     report.add_argument("--image", type=int, default=0,
                         help="the test image whose class probabilities each trial shown in full draws (default 0)")
     report.add_argument("--address", help="run the layer jobs on an existing Ray cluster, e.g. 10.0.0.1:6379 or auto "
@@ -134,6 +136,9 @@ def _run(args: argparse.Namespace) -> int:
                          address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
     space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler,
                        seeds=args.seeds, params={"dataset": args.dataset, "max_epochs": args.max_epochs})
+    from analysis.plan import parse
+
+    parse(space.analysis, str(args.space))  # the report's plan is checked with the rest of the space
     if args.dry_run:
         check_data(space, options.data_dir)  # as a run would, before anything starts
         if space.search == "optuna":

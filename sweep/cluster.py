@@ -16,9 +16,10 @@ _FIX = "start one with `ray start --head`, or leave out --address (and RAY_ADDRE
 
 
 @contextlib.contextmanager
-def connected(address: str | None = None) -> Iterator[None]:
-    """Ray initialised for the block: joins `address` (or RAY_ADDRESS), else starts a local Ray;
-    shut down afterwards only if started here. Inside a running Ray driver it does nothing."""
+def connected(address: str | None = None, resources: dict[str, float] | None = None) -> Iterator[None]:
+    """Ray initialised for the block: joins `address` (or RAY_ADDRESS), else starts a local Ray with
+    the custom `resources` besides its CPUs; shut down afterwards only if started here. Inside a
+    running Ray driver it does nothing."""
     import ray
 
     if ray.is_initialized():
@@ -33,7 +34,7 @@ def connected(address: str | None = None) -> Iterator[None]:
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 configure_logging=True, _system_config=system)
+                 configure_logging=True, _system_config=system, resources=None if joins else resources)
     except ConnectionError:  # "auto" with no cluster running on this machine
         raise SweepError(f"Ray address {joins}: no running Ray cluster found; {_FIX}") from None
     except SystemExit as exc:  # SIGTERM while Ray starts: its own handler exits with the signal's number

@@ -62,6 +62,7 @@ class Space:
     max_failures: int = 1  # retries of a trial whose process dies
     params: dict[str, Any] = field(default_factory=dict)  # name -> value or Distribution
     experiments: tuple[dict[str, Any], ...] = ({},)
+    analysis: dict[str, Any] | None = None  # the report's plan, as written: `analysis.plan` checks and reads it
 
     @property
     def name(self) -> str:

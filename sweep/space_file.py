@@ -13,6 +13,8 @@ params:                   # fixed values, {grid: [...]}, or distributions
   learning_rate: {loguniform: [1.0e-4, 1.0e-2]}
 experiments:              # optional: explicit configurations, each crossed with params
   - {label: exp1, hidden: [128, 1]}
+analysis:                 # optional: what the report computes and shows (`analysis.plan`)
+  show: all
 ```
 
 Distributions: `choice: [values]`, `uniform: [low, high]`, `loguniform: [low, high]`,
@@ -134,7 +136,7 @@ def _build(path: Path, doc: dict[str, Any], seeds: tuple[int, ...] | None, fixed
     space = Space(path=path, description=str(doc.get("description", "")), search=search,
                   num_samples=num_samples, seeds=seeds, search_seed=search_seed,
                   scheduler=scheduler, max_failures=max_failures, params=parsed,
-                  experiments=tuple(experiments))
+                  experiments=tuple(experiments), analysis=doc.get("analysis"))
     if search == "optuna":
         _check_optuna(where, parsed, experiments)
     space.check()

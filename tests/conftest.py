@@ -55,8 +55,19 @@ def write_space(tmp_path: Path):
     return write
 
 
-# The report settings of the session's smoke sweep: one trial in full, few rows, every method.
-REPORT = {"top": 1, "subsample": 400, "probe_rows": 1000}
+# The analysis section of the session's smoke sweep: one trial in full, every method and probe on
+# few rows, UMAP drawn from the KNN-on-UMAP probe's own fit.
+ANALYSIS = """
+analysis:
+  show: 1
+  embeddings:
+    pca: {rows: 400}
+    tsne: {rows: 400}
+    umap: {rows: 400, test: true}
+    trimap: {rows: 400}
+    pacmap: {rows: 400}
+  probes: {knn: [5], linear: true, umap_knn: {k: [3, 5, 10], rows: 400}}
+"""
 
 
 class Smoke(NamedTuple):
@@ -69,17 +80,18 @@ class Smoke(NamedTuple):
 
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
-    """The smoke space run once per session on real Ray Tune with its report beside it, as
-    `sweep run --report` does (report settings: REPORT). Tests read it; those that change it copy it."""
-    from analysis.report import ReportOptions, run_with_report
+    """The smoke space with the analysis section ANALYSIS, run once per session on real Ray Tune with
+    its report beside it, as `sweep run --report` does. Tests read it; those that change it copy it."""
+    from analysis.report import run_with_report
     from sweep.runner import RunOptions
     from sweep.space_file import load_space
 
+    space = tmp_path_factory.mktemp("space") / "smoke.yaml"
+    space.write_text((SPACES / "smoke.yaml").read_text() + ANALYSIS)
     log, progress = [], io.StringIO()
     with contextlib.redirect_stderr(progress):
-        sweep, report = run_with_report(load_space(SPACES / "smoke.yaml"),
-                                        RunOptions(results=tmp_path_factory.mktemp("results")),
-                                        ReportOptions(**REPORT), log=log.append)
+        sweep, report = run_with_report(load_space(space), RunOptions(results=tmp_path_factory.mktemp("results")),
+                                        log=log.append)
     probes = (sweep / "report" / "tables" / "probes_long.csv").read_text()
     return Smoke(sweep, report, progress.getvalue(), log, probes)
 

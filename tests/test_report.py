@@ -17,17 +17,25 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from analysis.layers import run_layer
+from analysis.layers import LayerJob, load_rows, run_layer
+from analysis.plan import jobs_of, saved_plan
 from analysis.probes import knn
 from analysis.progress import Progress
-from analysis.report import ReportOptions, ReportSummary, build_report, plan
+from analysis.report import ReportOptions, ReportSummary, build_report
 from analysis.results import load_sweep
 from mlp_sweep import main
-from tests.conftest import REPORT, Smoke
+from sweep.folder import SweepFolder
+from tests.conftest import SPACES, Smoke
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ReportOptions(**REPORT)
+OPTIONS = ReportOptions()  # as the sweep's own analysis section plans it
+SMOKE = SPACES / "smoke.yaml"
+
+
+def planned(sweep: Path) -> list[LayerJob]:
+    """The layer jobs of the sweep's saved plan."""
+    return jobs_of(load_sweep(sweep), saved_plan(SweepFolder(sweep)), sweep / "report" / "cache")
 SECTIONS = ["overview", "comparison", "probes", "similarity", "pixels", "reductions"]
 
 
@@ -75,8 +83,8 @@ def test_layer_jobs_ran_as_ray_tasks_and_progress_was_shown(reported) -> None:
     assert jobs.error.isna().all() and len(pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")) == len(jobs)
     assert jobs.node.notna().all()  # every job was computed by a Ray task, none on the driver
     assert pd.DataFrame(warm.jobs).node.isna().all()  # and the warm report read them all on the driver
-    # raw pixels and the shown trial: probes plus every method but UMAP (drawn from the probes' fit)
-    assert set(jobs.task) == {"probes", "pca", "tsne", "trimap", "pacmap"}
+    # every layer: its exact probes and KNN on UMAP; raw pixels and the shown trial: every method besides
+    assert set(jobs.task) == {"probes", "umap", "pca", "tsne", "trimap", "pacmap"}
     lines = progress.splitlines()
     assert lines[0].startswith("report: ") and lines[0].endswith("(4 planned); following the sweep")
     assert sum("left" in line for line in lines) >= len(jobs) - 1  # each finished job, with the time left
@@ -87,15 +95,13 @@ def test_bottleneck_of_two_units_is_probed_directly(reported) -> None:
     sweep, *_ = reported
     records = pd.read_csv(sweep / "report" / "tables" / "probes_long.csv")
     bottleneck = records[(records.label == "bottleneck") & (records.layer == "hidden_2")]
-    assert set(bottleneck[bottleneck.probe.str.startswith("umap")].embedding) == {"the layer itself"}
-    knn = bottleneck.set_index("probe").accuracy
-    assert knn["umap-knn5"] == knn["knn5"]  # KNN on the layer itself, both ways
+    assert set(bottleneck[bottleneck.probe.str.startswith("umap")].on) == {"the layer itself"}
     table = pd.read_csv(sweep / "report" / "tables" / "probes.csv", keep_default_na=False)
     assert dict(zip(table.label, table["probed directly"])) == {
         "": "", "plain": "", "bottleneck": "hidden_2", "pca": "", "rf-dropout": ""}
     jobs = pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")
     flat = jobs[jobs.width == 2]
-    assert list(flat.task) == ["probes"] and flat.seconds.iloc[0] < 5  # no embedding of a 2-unit layer
+    assert list(flat.task) == ["probes", "umap"] and flat.seconds.max() < 5  # no embedding of a 2-unit layer
 
 
 def test_follow_writes_a_partial_report_until_the_sweep_ends(reported, tmp_path: Path) -> None:
@@ -133,19 +139,21 @@ def test_html_is_self_contained_with_sections_and_images(reported) -> None:
     for data in images:
         assert matplotlib.image.imread(io.BytesIO(base64.b64decode(data)), format="png").ndim == 3
     assert not re.search(r"(src|href)=['\"](http|//)", page)  # nothing fetched from outside (Chromium checks too)
-    for heading in ("Learning curves", "Embeddings: PCA, t-SNE, UMAP, TriMAP, PaCMAP", "linear probe"):
+    for heading in ("Learning curves", "Embeddings: PCA, t-SNE, UMAP, UMAP, test rows, TriMAP, PaCMAP",
+                    "logistic regression"):
         assert heading in page  # what a reader searches the page for
     assert "<div class='wide'><table" in page  # wide tables scroll instead of running off the page
 
 
 def test_every_method_draws_the_rows_umap_was_fitted_on(reported) -> None:
     sweep, *_ = reported
-    jobs = [j for j in plan(load_sweep(sweep), OPTIONS, sweep / "report" / "cache") if j.layer == "hidden_1"]
-    probes = run_layer(next(j for j in jobs if j.task == "probes"))
+    jobs = [j for j in planned(sweep) if j.layer == "hidden_1"]
+    umap = run_layer(next(j for j in jobs if j.task == "umap"))
     tsne = run_layer(next(j for j in jobs if j.task == "tsne"))
-    assert probes.computed == tsne.computed == []  # read from the cache
-    assert len(probes.coords["umap"]) == len(tsne.coords["tsne"]) >= 0.95 * OPTIONS.subsample
-    assert (probes.labels["umap"] == tsne.labels["tsne"]).all()
+    assert umap.computed == tsne.computed == []  # read from the cache
+    assert len(umap.coords["umap"]) == len(tsne.coords["tsne"]) >= 0.95 * 400  # the plan's rows
+    assert (umap.positions["umap"] == tsne.positions["tsne"]).all()
+    assert len(umap.coords["umap/test"]) == umap.job.n_test  # and its transform of every test row
 
 
 def test_every_method_keeps_the_classes_of_a_trained_layer_apart(reported) -> None:
@@ -153,12 +161,14 @@ def test_every_method_keeps_the_classes_of_a_trained_layer_apart(reported) -> No
     points scores the other half far above chance (0.1), and so does KNN on UMAP's transform of the
     test rows."""
     sweep, *_ = reported
-    shown = [j for j in plan(load_sweep(sweep), OPTIONS, sweep / "report" / "cache")
-             if j.layer == "hidden_1" and j.task != "probes"]
-    drawn = {j.task: run_layer(j) for j in shown} | {"umap": run_layer(replace(shown[0], task="probes"))}
+    jobs = [j for j in planned(sweep) if j.layer == "hidden_1"]
+    source = next(j.source for j in jobs if j.task == "tsne")  # the trial shown in full
+    shown = [j for j in jobs if j.source == source and j.task != "probes"]
+    drawn = {j.task: run_layer(j) for j in shown}
     assert set(drawn) == {"pca", "tsne", "umap", "trimap", "pacmap"}
+    y_train = load_rows(shown[0].trial_folder, "hidden_1", shown[0].dataset, None)[1]
     for method, result in drawn.items():
-        xy, y = result.coords[method], result.labels[method]
+        xy, y = result.coords[method], y_train[result.positions[method]]
         half = len(y) // 2
         floor = 0.3 if method == "pca" else 0.6  # two linear components of 32 keep less
         assert knn(xy[:half], y[:half], xy[half:], y[half:], ks=(5,))[5] > floor, method
@@ -297,7 +307,7 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
     (reduction.parent / f".{reduction.stem}.123.tmp.npz").write_bytes(b"half a file")  # a killed trial's
     space = sweep / "space.yaml"
     space.write_text(space.read_text().replace("description:", "description: <b>bold</b> | a_b"))
-    code = main(["report", str(sweep), "--top", "0", "--subsample", "400", "--probe-rows", "1000"])
+    code = main(["report", str(sweep), "--top", "0"])
     assert code == 0
     page = (sweep / "report" / "report.html").read_text()
     assert "failed" in page and "running" in page and "starting" in page and "loss became nan" in page
@@ -306,8 +316,9 @@ def test_partial_sweep_lists_failed_and_running_trials(reported, tmp_path: Path,
 
 
 @pytest.mark.parametrize("option, value, says", [
-    ("--nodes", "hidden_1:999", "node 999 is not in it"), ("--nodes", "hidden_7:0", "no trial shown in full has"),
-    ("--trials", "nonesuch", "no trial 'nonesuch'"), ("--image", "10000", "image 10000 is not among them"),
+    ("--nodes", "hidden_1:999", "node 999 is in none of them"), ("--nodes", "hidden_7:0", "no trial shown in full has"),
+    ("--trials", "nonesuch", "'nonesuch' is shown in full, but no trial has it"),
+    ("--image", "10000", "image 10000 is not among them"),
     ("--image", "-1", "--image must be >= 0")])
 def test_report_options_that_name_missing_things_are_exit_2(reported, capsys, option: str, value: str,
                                                             says: str) -> None:
@@ -330,3 +341,25 @@ def test_run_with_report_leaves_the_report_a_later_one_repeats(reported) -> None
     assert "layer jobs" in progress and "cache entries computed" in progress  # the report's, beside it
     assert not cold.failed and "(partial)" not in cold.html.read_text()
     assert (sweep / "report" / "tables" / "probes_long.csv").read_text() == probes and warm.computed == 0
+
+
+def test_a_declared_plan_runs_only_its_jobs(write_space, tmp_path: Path) -> None:
+    """`sweep run --report` on a space whose analysis section names one method and two probes."""
+    space = write_space(SMOKE.read_text().split("experiments:")[0] + """
+experiments:
+  - {label: plain, hidden: [32]}
+analysis:
+  show: all
+  embeddings: {pca: {rows: 400}}
+  probes: {knn: [5], linear: true}
+""")
+    assert main(["run", str(space), "--results", str(tmp_path), "--report"]) == 0
+    tables = tmp_path / "space" / "report" / "tables"
+    jobs = pd.read_csv(tables / "layer_jobs.csv")
+    assert sorted(zip(jobs.layer, jobs.task)) == [("hidden_1", "pca"), ("hidden_1", "probes"), ("raw", "pca"),
+                                                  ("raw", "probes")]
+    probes = pd.read_csv(tables / "probes.csv")
+    assert [c for c in probes.columns if " " in c and c != "probed directly"] == [
+        "raw knn5", "raw linear", "hidden_1 knn5", "hidden_1 linear"]
+    page = (tmp_path / "space" / "report" / "report.html").read_text()
+    assert "Embeddings: PCA</h3>" in page and "fitted on 5,000 training rows, scored on 1,000 test rows" in page

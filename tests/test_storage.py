@@ -27,7 +27,7 @@ from tests.test_search import SPACE as OPTUNA_SPACE
 
 pytestmark = pytest.mark.slow
 
-REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400", "--probe-rows", "1000"]
+REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400"]
 
 
 @pytest.fixture(scope="module")
