@@ -22,8 +22,10 @@ BLOCK_VALUES = 1 << 24  # float32 distances held at once (64 MiB)
 _U32 = float(np.finfo(np.float32).eps) / 2  # float32's unit roundoff
 
 
-def search(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
-    """Indices [len(test), k] of each test row's k nearest training rows (Euclidean), nearest first.
+def search(train: np.ndarray, test: np.ndarray, k: int, distances: bool = False):
+    """Indices [len(test), k] of each test row's k nearest training rows (Euclidean), nearest first;
+    with `distances`, also their squared distances (float64; to float32's precision where the
+    float32 ranking was already certain).
 
     Layers of at most `TREE_COLUMNS` columns go through scikit-learn's k-d tree, as
     `KNeighborsClassifier` itself does, which beats any product there."""
@@ -31,14 +33,14 @@ def search(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
     if train.shape[1] <= TREE_COLUMNS:
         from sklearn.neighbors import NearestNeighbors
 
-        return NearestNeighbors(n_neighbors=k).fit(train).kneighbors(test, return_distance=False)
+        far, found = NearestNeighbors(n_neighbors=k).fit(train).kneighbors(test)
+        return (found, far.astype(np.float64) ** 2) if distances else found
     train32 = np.ascontiguousarray(train, dtype=np.float32)
     squares = np.einsum("ij,ij->i", train32, train32, dtype=np.float64)
     squares32, largest = squares.astype(np.float32), float(np.sqrt(squares.max()))
-    # |float32 distance - exact| <= (w + 4) u (|x| + max|y|)^2 for any order of summation in the product
-    slack = 2 * (train.shape[1] + 4) * _U32
+    roundoff = (train.shape[1] + 4) * _U32  # |float32 value - exact| <= this x (|x| + max|y|)^2, any summation order
     m = min(k + SPARE, len(train))
-    out = np.empty((len(test), k), np.int64)
+    out, far = np.empty((len(test), k), np.int64), np.empty((len(test), k))
     step = max(1, BLOCK_VALUES // max(len(train), 4 * m * train.shape[1]))
     products = np.empty((min(step, len(test)), len(train)), np.float32)
     for start in range(0, len(test), step):
@@ -46,25 +48,37 @@ def search(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
         block = products[:len(query)]
         np.matmul(query, train32.T, out=block)
         picked, left_out = _smallest(block, squares32, m)  # the m best by |y|^2 - 2 x.y, and the m-th value
+        values = squares32[picked] - np.float32(2) * np.take_along_axis(block, picked, 1)
+        order = np.lexsort((picked, values), axis=-1)
+        picked, values = np.take_along_axis(picked, order, 1), np.take_along_axis(values, order, 1).astype(np.float64)
         query64 = query.astype(np.float64)
-        exact = ((query64[:, None, :] - train32[picked]) ** 2).sum(-1)
-        order = np.lexsort((picked, exact), axis=-1)
-        picked, exact = np.take_along_axis(picked, order, 1), np.take_along_axis(exact, order, 1)
-        out[start:start + len(query)] = picked[:, :k]
+        own = (query64**2).sum(1)
+        error = roundoff * (np.sqrt(own) + largest) ** 2
+        # Certain where the k best, and their order, are further apart than twice the rounding.
+        unsure = (np.diff(values[:, : k + 1], axis=1) <= 2 * error[:, None]).any(1)
+        if m < len(train):
+            unsure |= left_out - values[:, k - 1] <= 2 * error
+        rows = np.flatnonzero(unsure)
+        exact = ((query64[rows, None, :] - train32[picked[rows]]) ** 2).sum(-1)
+        again = np.lexsort((picked[rows], exact), axis=-1)
+        picked[rows], exact = np.take_along_axis(picked[rows], again, 1), np.take_along_axis(exact, again, 1)
+        values += own[:, None]
+        values[rows] = exact
+        out[start:start + len(query)], far[start:start + len(query)] = picked[:, :k], values[:, :k].clip(0)
         if m < len(train):  # a row left out is at least as far as the farthest candidate, in float32
-            own = (query64 ** 2).sum(1)
-            unsure = exact[:, k - 1] >= left_out + own - slack * (np.sqrt(own) + largest) ** 2
-            for row in np.flatnonzero(unsure):
-                out[start + row] = _every_row(train32, query64[row], k)
-    return out
+            for row in rows[exact[:, k - 1] >= left_out[rows] + own[rows] - 2 * error[rows]]:
+                out[start + row], far[start + row] = _every_row(train32, query64[row], k)
+    return (out, far) if distances else out
 
 
-def _every_row(train32: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
-    """One query against every training row in float64, ties broken by the lower row."""
+def _every_row(train32: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query against every training row in float64, ties broken by the lower row: the k nearest
+    and their squared distances."""
     exact = ((train32 - query) ** 2).sum(1)
     kth = np.partition(exact, k - 1)[k - 1]
     tied = np.flatnonzero(exact <= kth)
-    return tied[np.lexsort((tied, exact[tied]))][:k]
+    nearest = tied[np.lexsort((tied, exact[tied]))][:k]
+    return nearest, exact[nearest]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -93,6 +93,7 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
     final_look = False  # the sweep has ended and its folder was read since: nothing more will appear
+    drawn: set[str] = set()  # trials whose sections are drawn and kept while other jobs run
     plan = options.plan_for(saved_plan(SweepFolder(Path(sweep_dir))))
     computed = Computed(plan, options.data_dir, options.seed, out / "cache")
     if first := _load(sweep_dir, follow is not None):  # a bad folder or option is refused before Ray starts
@@ -116,6 +117,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             results |= {r.job: r for r in fresh}
             if ended and not runner.pending:
                 break
+            if fresh and follow is None:  # while the other jobs run, draw the trials whose jobs are in
+                _draw_ready(sweep, plan, computed, options, out, jobs, results, drawn)
             due = time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
             if sweep and follow and (fresh or not written) and due:
                 page_start = time.perf_counter()
@@ -227,20 +230,43 @@ def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions,
     drawings = _drawings(results, columns)
     within = []
     for trial in chosen:
-        m = trial.metrics
-        drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
-                 if (result := drawings.get((m["dataset"], RAW_PIXELS if layer == RAW else trial.trial_id, layer)))
-                 and result.coords}
-        key = json.dumps([trial.trial_id, m.get("trial_ended"), repr(plan), options.image,
-                          [(layer, sorted(r.notes.items())) for layer, r in drawn.items()]], default=str)
-        if not page.reuse(f"trial-{trial.trial_id}", key):  # drawn once per trial and what its layers show
-            _trial_section(page, trial, drawn, columns, computed, options)
-            page.keep(key)
-        own = computed.similarity(trial)
+        _trial_part(page, trial, drawings, columns, computed, options)
+        own, m = computed.similarity(trial), trial.metrics
         within.append(_labelled(own.pairs(), trial_id=trial.trial_id, label=m.get("label", ""),
                                 architecture=trial.config.architecture, seed=m["seed"]).assign(rows=own.rows))
     _write_tables(out / "tables", trials, configs, records, probes, within, across)
     return page.write()
+
+
+def _trial_part(page: Page, trial: Trial, drawings: dict[tuple[str, str, str], LayerResult], columns: list[str],
+                computed: Computed, options: ReportOptions) -> None:
+    """The trial's section: kept from an earlier page that drew the same trial with the same
+    results, or drawn now and kept."""
+    m = trial.metrics
+    drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
+             if (result := drawings.get((m["dataset"], RAW_PIXELS if layer == RAW else trial.trial_id, layer)))
+             and result.coords}
+    key = json.dumps([trial.trial_id, m.get("trial_ended"), repr(computed.plan), options.image,
+                      [(layer, sorted(r.notes.items())) for layer, r in drawn.items()]], default=str)
+    if not page.reuse(f"trial-{trial.trial_id}", key):
+        _trial_section(page, trial, drawn, columns, computed, options)
+        page.keep(key)
+
+
+def _draw_ready(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions, out: Path,
+                jobs: list[LayerJob], results: dict[LayerJob, LayerResult], drawn: set[str]) -> None:
+    """Draw and keep the sections of the trials shown in full whose layer jobs (and their data
+    set's raw-pixel jobs) are all in, so the final page only gathers them; `drawn` says which are."""
+    waiting = {(j.dataset, j.source) for j in jobs if j not in results}
+    ready = [t for t in shown(sweep, plan, strict=False) if t.trial_id not in drawn
+             and not {(t.config.dataset, t.trial_id), (t.config.dataset, RAW_PIXELS)} & waiting]
+    drawn.update(t.trial_id for t in ready)
+    if ready:
+        columns = _columns(plan)
+        drawings = _drawings([results[j] for j in jobs if j in results], columns)
+        scratch = Page("", out, kept=out / "cache" / "drawn")
+        for trial in ready:
+            _trial_part(scratch, trial, drawings, columns, computed, options)
 
 
 def _columns(plan: Plan) -> list[str]:

@@ -1,5 +1,5 @@
 """Layer jobs on Ray: those the cache already holds are read on the driver, the others run as Ray
-tasks of one CPU each, longest first, on a local Ray or an existing cluster. Beside a sweep on a
+tasks of one CPU each, trial by trial, on a local Ray or an existing cluster. Beside a sweep on a
 Ray started for both (`sweep run --report`), they take report slots (`SLOTS`) instead of CPUs, so
 the report keeps pace with the trials rather than waiting for the last one to free its CPU."""
 
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from analysis.layers import LayerJob, LayerResult, run_layer
+from analysis.layers import RAW_PIXELS, LayerJob, LayerResult, run_layer
 from analysis.progress import Progress
 
 SLOTS = "report_slots"  # a custom resource of a Ray started for a sweep and its report: layer jobs at once
@@ -38,7 +39,13 @@ class JobRunner:
 
     def submit(self, jobs: list[LayerJob]) -> None:
         cached = [job for job in jobs if job.cached()]
-        todo = sorted((job for job in jobs if job not in cached), key=LayerJob.cost, reverse=True)
+        todo = [job for job in jobs if job not in cached]
+        # Raw pixels first (every trial shows them), then trial by trial, the costliest first, each
+        # trial's longest job first: a trial's section can be drawn while the next trial's jobs run.
+        costs: dict[str, float] = defaultdict(float)
+        for job in todo:
+            costs[job.source] += job.cost()
+        todo.sort(key=lambda job: (job.source != RAW_PIXELS, -costs[job.source], job.source, -job.cost()))
         self.progress.queue(cached + todo)  # in the order they run
         for job in cached:
             result = run_layer(job)
