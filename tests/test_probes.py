@@ -16,10 +16,10 @@ def _clusters(n: int = 600, classes: int = 3, spread: float = 0.3, seed: int = 0
 def test_separated_clusters_score_one_and_shuffled_labels_score_chance() -> None:
     x, y = _clusters()
     train, test = slice(0, 400), slice(400, None)
-    assert min(probes.knn(x[train], y[train], x[test], y[test]).values()) == 1.0
+    assert min(probes.knn(x[train], y[train], x[test], y[test], (3, 5, 10)).values()) == 1.0
     assert probes.linear(x[train], y[train], x[test], y[test]) == 1.0
     shuffled = np.random.default_rng(1).permutation(y)
-    chance = probes.knn(x[train], shuffled[train], x[test], shuffled[test])
+    chance = probes.knn(x[train], shuffled[train], x[test], shuffled[test], (3, 5, 10))
     assert all(abs(v - 1 / 3) < 0.12 for v in chance.values())
     assert abs(probes.linear(x[train], shuffled[train], x[test], shuffled[test]) - 1 / 3) < 0.12
 
@@ -39,7 +39,7 @@ def test_knn_matches_scikit_learn() -> None:
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_every_embedding_keeps_clusters_apart(method: str) -> None:
     x, y = _clusters(n=300)
-    coords = embed.METHODS[method](x, 0)
+    coords = embed.METHODS[method](x, 0)["coords"]
     assert coords.shape == (300, 2)
     assert probes.knn(coords[:200], y[:200], coords[200:], y[200:], ks=(5,))[5] > 0.95
 

@@ -10,7 +10,7 @@ from analysis.progress import Progress, duration
 
 def _job(layer: str, width: int) -> LayerJob:
     return LayerJob(dataset="mnist", source="t0", label="exp0", layer=layer, task=PROBES, trial_folder="",
-                    cache_dir="", width=width, n_train=55_000, n_test=10_000)
+                    cache_dir="", width=width, n_train=55_000, n_test=10_000, ks=(5,), linear=True)
 
 
 def test_time_left_scales_estimates_by_the_jobs_done() -> None:
