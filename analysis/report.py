@@ -218,12 +218,14 @@ def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions,
                 refresh=30 if partial else None, kept=out / "cache" / "drawn")
     configs = tables.configurations(trials)
     _overview(page, sweep, trials, partial)
-    _comparison(page, trials, configs)
+    _comparison(page, trials, configs, partial)
     _optuna(page, sweep)
     probes = tables.probe_table(records)
     _probes(page, records, probes, trials)
-    across = similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
-    _similarity(page, across)
+    # Across the sweep, CKA and the hyperparameters' importance are fitted once, on the final page:
+    # a rewrite while the sweep runs draws and does not compute.
+    across = [] if partial else similarity.across_sweep(sweep, out / "cache" / "similarity", options.seed)
+    _similarity(page, across, partial)
     _pixels(page, sweep, chosen, computed)
     _reductions(page, sweep, computed)
     columns = _columns(plan)
@@ -316,7 +318,7 @@ def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> 
                "Every trial folder; running or killed trials show as running, failed ones with their error.")
 
 
-def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None:
+def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame, partial: bool) -> None:
     page.section("comparison", "Accuracy across configurations")
     if configs.empty:
         return page.text("No completed trials yet.")
@@ -339,7 +341,7 @@ def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame) -> None
                     "drag an axis's title to reorder.",
                     live=interactive.parallel(finished(trials)[[*varying, "test_accuracy"]]))
     for dataset, group in trials.groupby("dataset", sort=False):  # accuracies of two data sets are not comparable
-        scores = tables.importance(group)
+        scores = pd.Series() if partial else tables.importance(group)
         if len(scores):
             page.figure(f"hyperparameter_importance_{dataset}",
                         plots.plot_importance(scores, "share of test-accuracy variance (random-forest importance)"),
@@ -392,7 +394,10 @@ def _probe_text(name: str, group: pd.DataFrame) -> str:
     return f"{name}: {what}; fitted on {fitted} training rows, scored on {scored} test rows."
 
 
-def _similarity(page: Page, across: list[similarity.SweepSimilarity]) -> None:
+def _similarity(page: Page, across: list[similarity.SweepSimilarity], partial: bool) -> None:
+    if partial:
+        page.section("similarity", "Layer similarity across the sweep (CKA)")
+        return page.text("Computed once the sweep has ended, over every layer it trained.")
     if not across:
         return
     page.section("similarity", "Layer similarity across the sweep (CKA)")

@@ -276,7 +276,9 @@ def _steady(seconds: list[float]) -> float:
 
 
 def _line(name: str, ratio: float, target: str, ok: bool) -> str:
-    return f"{name} ratio={ratio:.2f} target={target} {'PASS' if ok else 'FAIL'}"
+    line = f"{name} ratio={ratio:.2f} target={target} {'PASS' if ok else 'FAIL'}"
+    print(f"so far: {line}", file=sys.stderr, flush=True)  # a long run that fails later keeps what it measured
+    return line
 
 
 def _sweep(space: Path, results: Path, *args: str) -> tuple[float, float, list[dict]]:
@@ -500,11 +502,13 @@ def _study(study: str, sweep_dir: Path, raw: dict) -> list[str]:
     plain = _worker("plain_study", "jax", layers=layers, study=study, rows=rows)
     plain_wall = time.perf_counter() - start
     cold, warm, split = _report_walls(sweep_dir)
-    ours = pd.read_csv(folder.report / "tables" / "probes_long.csv")
     theirs = pd.DataFrame([{"dataset": layer["dataset"], "source": layer["source"], "layer": layer["layer"],
                             "probe": p, "plain": a} for layer in plain["layers"] for p, a in layer["scores"].items()])
-    gap = (100 * (theirs.merge(ours, on=["dataset", "source", "layer", "probe"]).eval("accuracy - plain").abs().max())
-           if len(theirs) else 0.0)
+    gap = 0.0  # Study A's plan probes nothing
+    if len(theirs):
+        ours = pd.read_csv(folder.report / "tables" / "probes_long.csv")
+        both = theirs.merge(ours, on=["dataset", "source", "layer", "probe"])
+        gap = 100 * (both.accuracy - both.plain).abs().max()
     ratio = cold / plain_wall
     raw[study] = {"plain_wall_s": plain_wall, "plain_phases_s": plain["phases"], "report_cold_s": cold,
                   "report_warm_s": warm, "cold_jobs": split, "layers": len(layers), "probe_gap_pt": gap,

@@ -25,6 +25,7 @@ from analysis.report import ReportOptions, ReportSummary, build_report
 from analysis.results import load_sweep
 from mlp_sweep import main
 from sweep.folder import SweepFolder
+from tests.browser import box_select, brush_last_axis, hover_first_point
 from tests.conftest import SPACES, Smoke
 
 pytestmark = pytest.mark.slow
@@ -189,13 +190,6 @@ def test_a_retrained_trial_gets_fresh_probes(reported, tmp_path: Path) -> None:
     assert jobs[jobs.source != retrained.name].computed.sum() == 0
 
 
-# Where a point of a Plotly scatter, and a subplot's plotting area, are on the screen.
-POINT = """gd => { const t = gd._fullData.find(t => t.visible === true && t.x.length > 0);
-  const xa = gd._fullLayout['xaxis' + t.xaxis.slice(1)], ya = gd._fullLayout['yaxis' + t.yaxis.slice(1)];
-  const r = gd.getBoundingClientRect();
-  return [r.left + xa._offset + xa.l2p(t.x[0]), r.top + ya._offset + ya.l2p(t.y[0])]; }"""
-AREA = """gd => { const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-  return [r.left + xa._offset, r.top + ya._offset, xa._length, ya._length]; }"""
 SELECTED_ROWS = """gd => gd.data.reduce((by, t) => { const rows = (t.selectedpoints || []).map(k => t.customdata[k]);
   by[t.xaxis] = [...(by[t.xaxis] || []), ...rows].sort((a, b) => a - b); return by; }, {})"""
 
@@ -230,21 +224,12 @@ def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
 
     # The explorer: hover a point for its digit and classes.
     plot = page.locator(".explorer .explorer-plot").first
-    plot.scroll_into_view_if_needed()
-    page.mouse.move(*plot.evaluate(POINT))
-    tip = page.locator(".explorer-tip").first
-    tip.wait_for(state="visible")
+    tip = hover_first_point(page, plot)
     assert re.fullmatch(r"true \d, predicted \d\ntrial \S+ \w+\ntrain row \d+", tip.inner_text())
     assert tip.locator(".digit").evaluate("d => getComputedStyle(d).backgroundImage").startswith('url("data:image/png')
     page.screenshot(path=shots / "explorer_hover.png")
     # Box-select in the raw pixels: the same rows are highlighted in the hidden layer.
-    page.mouse.move(1, 1)
-    left, top, width, height = plot.evaluate(AREA)
-    page.mouse.move(left + 0.1 * width, top + 0.1 * height)
-    page.mouse.down()
-    page.mouse.move(left + 0.6 * width, top + 0.6 * height, steps=8)
-    page.mouse.up()
-    page.wait_for_function("() => document.querySelector('.explorer-status').textContent.includes('selected')")
+    box_select(page, plot)
     rows = plot.evaluate(SELECTED_ROWS)
     assert set(rows) == {"x", "x2"} and 0 < len(rows["x"]) < 400 and rows["x"] == rows["x2"]
     # Class 1 toggled off in the legend: hidden in every layer. Another method keeps both choices.
@@ -258,16 +243,7 @@ def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
     plot.screenshot(path=shots / "explorer_selection.png")
 
     # Parallel coordinates: brushing the test-accuracy axis keeps a range.
-    brushes = page.locator("#comparison .parcoords .axis-brush .background")
-    brushes.last.scroll_into_view_if_needed()
-    box = brushes.last.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.05 * box["height"])
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.5 * box["height"], steps=8)
-    page.mouse.up()
-    parallel = page.locator("#comparison .js-plotly-plot").filter(has=page.locator(".parcoords"))
-    page.wait_for_function("() => document.querySelector('#comparison .parcoords').closest('.js-plotly-plot')"
-                           ".data[0].dimensions.at(-1).constraintrange")
+    parallel = brush_last_axis(page)
     parallel.screenshot(path=shots / "parallel_coordinates_brushed.png")
 
     # Tables: a header click sorts, the box above filters.
