@@ -25,8 +25,8 @@ def shoot(report: Path, out: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(report.absolute().as_uri())
-        page.wait_for_function("document.body.dataset.ready === 'yes'")
+        page.goto(report.absolute().as_uri(), timeout=300_000)  # a page of every experiment is large
+        page.wait_for_function("document.body.dataset.ready === 'yes'", timeout=300_000)
         plot = page.locator(".explorer .explorer-plot").first
         hover_first_point(page, plot)
         page.screenshot(path=out / "explorer_hover.png")
