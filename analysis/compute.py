@@ -1,7 +1,7 @@
 """What the page draws besides the layer jobs' results, computed once per trial or data set and kept
 for every later rewrite of the page: a trial's PCA to 3 components, its box-plot nodes, its class
-pictures and layer similarity; a data set's pixel pair. Drawing (`analysis.report`) reads these
-and computes nothing itself."""
+pictures and layer similarity; a data set's pixel pair; the study's numbers beside ours. Drawing
+(`analysis.report`) reads these and computes nothing itself."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from analysis import plots, similarity
-from analysis.embed import pca, stratified
-from analysis.layers import RAW_PIXELS
+from analysis import plots, reference, similarity
+from analysis.embed import Cache, pca, stratified
+from analysis.layers import RAW_PIXELS, load_rows
 from analysis.plan import Plan
-from analysis.results import Trial
+from analysis.results import Sweep, Trial
 from sweep import data
 
 DRAWN_ROWS = 2_000  # stratified rows in the 3-D PCA and the two-pixel scatter
+SETTLING_CLASS = 0  # the class whose running sums show when each layer's picture settles
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class TrialFigures:
     groups: np.ndarray  # the class of every row of the box plots
     pictures: dict[str, dict[str, np.ndarray]]  # per layer: one example and the sum per class (test rows)
     counts: np.ndarray  # test rows per class
+    settling: dict[str, np.ndarray]  # per layer: class SETTLING_CLASS summed over its first 1..100 training rows
 
 
 class Computed:
@@ -73,6 +76,21 @@ class Computed:
             self._trials[key] = self._trial(trial)
         return self._trials[key]
 
+    def against(self, sweep: Sweep, study: reference.Reference, records: list[dict]) -> pd.DataFrame:
+        """Every number the study printed beside ours (`reference.compare`)."""
+        return reference.compare(sweep, study, records, self.variance)
+
+    def variance(self, trial: Trial, layer: str, k: int) -> np.ndarray:
+        """The first `k` explained variance ratios of a layer's training rows (raw: their pixels), kept on disk."""
+        from sklearn.decomposition import PCA
+
+        def fit() -> dict[str, np.ndarray]:
+            train = load_rows(str(trial.files.path), layer, trial.config.dataset, self.data_dir)[0]
+            return {"ratio": PCA(k, svd_solver="covariance_eigh").fit(train).explained_variance_ratio_}
+
+        key = {"layer": layer, "k": k, "trained": trial.metrics.get("trial_ended")}
+        return Cache(self.cache / trial.trial_id).get(f"{layer}-variance", key, fit)["ratio"]
+
     def similarity(self, trial: Trial) -> similarity.Similarity:
         """CKA of the trial's raw pixels, hidden layers and output (kept on disk)."""
         x_test = self.dataset(trial.config.dataset).x_test
@@ -87,6 +105,8 @@ class Computed:
             layers = {name: acts[f"{name}_{self.plan.rows}"] for name in trial.hidden_layers}
             test = {name: acts[f"{name}_test"] for name in trial.hidden_layers}
             y_test = acts["y_test"]
+            settling = plots.running_sums({name: acts[f"{name}_train"] for name in trial.hidden_layers},
+                                          acts["y_train"], SETTLING_CLASS)
         points = {RAW_PIXELS: data.pixels(images[drawn.index]),
                   **{name: x[drawn.positions].astype(np.float32) for name, x in layers.items()}}
         chosen = {name: [n for layer, n in self.plan.nodes if layer in (None, name) and n < x.shape[1]]
@@ -99,7 +119,7 @@ class Computed:
                             nodes=[(layer, node, f, layers[layer][:, node].astype(np.float32))
                                    for layer, node, f in nodes],
                             groups=groups, pictures=plots.class_pictures_info(test, y_test, classes),
-                            counts=np.bincount(y_test, minlength=classes))
+                            counts=np.bincount(y_test, minlength=classes), settling=settling)
 
     def pixels(self, dataset: str, trial: Trial | None) -> PixelPair:
         """The pixel pair of a data set (the plan's, or the best-separating one) on `DRAWN_ROWS` of the

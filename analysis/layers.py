@@ -60,6 +60,7 @@ class LayerJob:
     params: tuple[tuple[str, Any], ...] = ()  # the method's own settings
     ks: tuple[int, ...] = ()  # KNN's k values: on the layer (PROBES) or on its UMAP (UMAP)
     linear: bool = False  # PROBES: the linear probe too
+    vote: str = probes.PLURALITY  # how KNN's neighbours decide a class (`probes.VOTES`)
     draw: bool = False  # UMAP: drawn as well as probed
     test: bool = False  # UMAP: its transform of the test rows drawn too
     data_dir: str | None = None
@@ -98,15 +99,17 @@ class LayerJob:
 
     def entries(self) -> list[tuple[str, dict]]:
         """The cache entries (name, parameters) this job reads or writes."""
+        # A majority vote enters KNN's keys; a plurality vote keeps the keys it always had.
+        knn = {"ks": self.ks} | ({"vote": self.vote} if self.vote != probes.PLURALITY else {})
         if self.task == PROBES:
-            return ([(f"{self.layer}-knn", {**self._key(), "ks": self.ks})] if self.ks else []) + (
+            return ([(f"{self.layer}-knn", {**self._key(), **knn})] if self.ks else []) + (
                 [(f"{self.layer}-linear", self._key())] if self.linear else [])
         fit = {**self._key(), "rows": self.rows, **dict(self.params)}
         if self.task == UMAP and self.flat:
-            return [(f"{self.layer}-direct-knn", {**fit, "ks": self.ks})] if self.ks else []
+            return [(f"{self.layer}-direct-knn", {**fit, **knn})] if self.ks else []
         if self.task == UMAP:
             fit["test"] = bool(self.ks or self.test)
-            return [(f"{self.layer}-umap", fit)] + ([(f"{self.layer}-umap-knn", {**fit, "ks": self.ks})]
+            return [(f"{self.layer}-umap", fit)] + ([(f"{self.layer}-umap-knn", {**fit, **knn})]
                                                      if self.ks else [])
         return [(f"{self.layer}-{self.task}", fit)]
 
@@ -187,7 +190,7 @@ def _run(job: LayerJob) -> LayerResult:
     if job.task == PROBES:
         if job.ks:
             scores = cache.get(name("knn"), entries[name("knn")],
-                               lambda: {"accuracy": _knn(train, y_train, test, y_test, job.ks)})["accuracy"]
+                               lambda: {"accuracy": _knn(train, y_train, test, y_test, job)})["accuracy"]
             _add(result, [f"knn{k}" for k in job.ks], scores, "the layer")
         if job.linear:
             score = cache.get(name("linear"), entries[name("linear")], lambda: {
@@ -199,7 +202,7 @@ def _run(job: LayerJob) -> LayerResult:
     if job.task == UMAP and job.flat:
         if job.ks:
             scores = cache.get(name("direct-knn"), entries[name("direct-knn")],
-                               lambda: {"accuracy": _knn(train[fit], y_train[fit], test, y_test, job.ks)})
+                               lambda: {"accuracy": _knn(train[fit], y_train[fit], test, y_test, job)})
             _add(result, [f"umap-knn{k}" for k in job.ks], scores["accuracy"], "the layer itself", len(fit))
         if job.draw:
             _drawn(result, UMAP, _as_2d(train[fit]), fit, f"width {job.width}: the layer itself, {len(fit)} rows")
@@ -211,7 +214,7 @@ def _run(job: LayerJob) -> LayerResult:
                                               **dict(job.params)))))
         if job.ks:
             scores = cache.get(name("umap-knn"), entries[name("umap-knn")],
-                               lambda: {"accuracy": _knn(umap["train"], y_train[fit], umap["test"], y_test, job.ks)})
+                               lambda: {"accuracy": _knn(umap["train"], y_train[fit], umap["test"], y_test, job)})
             _add(result, [f"umap-knn{k}" for k in job.ks], scores["accuracy"], "UMAP", len(fit))
         if job.draw:
             _drawn(result, UMAP, umap["train"], fit, f"fit on {len(fit)} rows")
@@ -228,9 +231,8 @@ def _run(job: LayerJob) -> LayerResult:
     return result
 
 
-def _knn(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-         ks: tuple[int, ...]) -> np.ndarray:
-    return np.array(list(probes.knn(train, y_train, test, y_test, ks).values()))
+def _knn(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray, job: LayerJob) -> np.ndarray:
+    return np.array(list(probes.knn(train, y_train, test, y_test, job.ks, job.vote).values()))
 
 
 def _drawn(result: LayerResult, key: str, coords: np.ndarray, positions: np.ndarray, note: str) -> None:
@@ -248,4 +250,5 @@ def _add(result: LayerResult, names: list[str], accuracies: np.ndarray, on: str,
     for name, accuracy in zip(names, accuracies):
         result.records.append({"dataset": job.dataset, "source": job.source, "label": job.label, "layer": job.layer,
                                "probe": name, "accuracy": float(accuracy), "on": on,
+                               "vote": job.vote if "knn" in name else "",
                                "fitted": fitted or job.n_train, "scored": job.n_test})

@@ -13,6 +13,7 @@ analysis:
     knn: [5]               # KNN on the layer itself, one accuracy per k; [] for none
     linear: true           # logistic regression on the layer
     umap_knn: {k: [3, 5, 10], rows: all}   # KNN on a 2-D UMAP fitted on `rows` train rows
+    vote: plurality        # every KNN's rule: plurality | majority (more than k/2, else class 0)
   nodes: [0]               # box plots of these nodes of every hidden layer (or hidden_2:3); default: the most
   pixels: [77, 78]         # the raw pixels drawn against each other; default: the best-separating pair
 ```
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis.probes import PLURALITY, VOTES
 from sweep.errors import SpaceError, SweepError
 from sweep.folder import SweepFolder
 
@@ -75,6 +77,7 @@ class Plan:
     linear: bool = True
     umap_knn: tuple[int, ...] = ()  # k values of KNN on a 2-D UMAP; () for none
     umap_rows: int | None = None  # train rows that UMAP fits on; None: all
+    vote: str = PLURALITY  # how every KNN probe's neighbours decide a class
     nodes: tuple[tuple[str | None, int], ...] = ()  # (layer or None for every layer, node)
     pixels: tuple[int, int] | None = None
     declared: tuple[str, ...] = field(default=(), compare=False)  # the keys its section gave
@@ -118,7 +121,7 @@ def parse(section: Any, where: str) -> Plan:
     if section is None:
         return DEFAULT
     key = f"{where}: analysis"
-    section = _mapping(key, section, ("show", "rows", "colour", "embeddings", "probes", "nodes", "pixels"))
+    section = mapping(key, section, ("show", "rows", "colour", "embeddings", "probes", "nodes", "pixels"))
     plan = replace(DEFAULT, declared=tuple(section))
     if "show" in section:
         plan = replace(plan, **_show(f"{key}.show", section["show"]))
@@ -137,7 +140,8 @@ def parse(section: Any, where: str) -> Plan:
     return plan
 
 
-def _mapping(key: str, value: Any, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+def mapping(key: str, value: Any, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    """`value` as a mapping of `allowed` keys (empty for None); `key` names it in the error."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -157,7 +161,7 @@ def _colours(key: str, value: Any, default: tuple[tuple[str, str], ...]) -> tupl
     """One colour for every figure, or a mapping of figures to colours. YAML reads `true` as a boolean."""
     if not isinstance(value, Mapping):
         return tuple((f, _choice(key, "true" if value is True else value, COLOURS)) for f in FIGURES)
-    given = _mapping(key, value, FIGURES)
+    given = mapping(key, value, FIGURES)
     return tuple((f, _choice(f"{key}.{f}", "true" if given[f] is True else given[f], COLOURS) if f in given else c)
                  for f, c in default)
 
@@ -203,12 +207,12 @@ def _check_methods(key: str, methods: Any) -> None:
 
 
 def _embeddings(key: str, value: Any) -> tuple[Embedding, ...]:
-    value = _mapping(key, value, METHODS)
+    value = mapping(key, value, METHODS)
     found = []
     for method, settings in value.items():
         where = f"{key}.{method}"
         own = PARAMETERS[method]
-        settings = _mapping(where, settings, ("rows", *own))
+        settings = mapping(where, settings, ("rows", *own))
         params = []
         for name, given in settings.items():
             if name == "rows":
@@ -228,7 +232,7 @@ def _embeddings(key: str, value: Any) -> tuple[Embedding, ...]:
 
 
 def _probes(key: str, value: Any) -> dict[str, Any]:
-    value = _mapping(key, value, ("knn", "linear", "umap_knn"))
+    value = mapping(key, value, ("knn", "linear", "umap_knn", "vote"))
     out: dict[str, Any] = {}
     if "knn" in value:
         out["knn"] = _ks(f"{key}.knn", value["knn"])
@@ -236,8 +240,10 @@ def _probes(key: str, value: Any) -> dict[str, Any]:
         if not isinstance(value["linear"], bool):
             raise SpaceError(f"{key}.linear must be true or false, got {value['linear']!r}")
         out["linear"] = value["linear"]
+    if "vote" in value:
+        out["vote"] = _choice(f"{key}.vote", value["vote"], VOTES)
     if "umap_knn" in value:
-        umap = _mapping(f"{key}.umap_knn", value["umap_knn"], ("k", "rows"))
+        umap = mapping(f"{key}.umap_knn", value["umap_knn"], ("k", "rows"))
         out["umap_knn"] = _ks(f"{key}.umap_knn.k", umap.get("k", [3, 5, 10]))
         out["umap_rows"] = _rows(f"{key}.umap_knn.rows", umap.get("rows", "all"))
     return out
@@ -267,15 +273,20 @@ def _pixels(key: str, value: Any) -> tuple[int, int]:
 
 def saved_plan(files: SweepFolder) -> Plan:
     """The plan of the space file saved with a sweep; the default plan if it has none (or none yet)."""
+    return parse(saved_section(files, "analysis"), str(files.space))
+
+
+def saved_section(files: SweepFolder, key: str) -> Any:
+    """A top-level key of the space file saved with a sweep; None if it has none (or none yet)."""
     if not files.space.is_file():
-        return DEFAULT
+        return None
     import yaml
 
     try:
         doc = yaml.safe_load(files.space.read_text())
     except yaml.YAMLError as exc:
         raise SweepError(f"{files.space}: not readable as YAML ({exc}); restore the space file the sweep ran") from None
-    return parse(doc.get("analysis") if isinstance(doc, dict) else None, str(files.space))
+    return doc.get(key) if isinstance(doc, dict) else None
 
 
 def shown(sweep: Sweep, plan: Plan, strict: bool = True) -> list[Trial]:
@@ -308,7 +319,7 @@ def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common
     layers = []
     for trial in sweep.completed():
         cfg = trial.config  # kept rows are drawn with the trial's seed
-        key = f"raw-{cfg.dataset}-v{cfg.validation}" + (f"-k{cfg.keep_train}-s{cfg.seed}" if cfg.keep_train else "")
+        key = f"raw-{cfg.dataset}-{cfg.split_key}" + (f"-k{cfg.keep_train}-s{cfg.seed}" if cfg.keep_train else "")
         first, drawn = raw.get(key, (trial, False))
         raw[key] = (first, drawn or trial in chosen)
         shapes = trial.shapes()
@@ -329,14 +340,14 @@ def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common
     jobs = []
     for base, drawn in raw_layers + layers:
         if plan.knn or plan.linear:
-            jobs.append(replace(base, ks=plan.knn, linear=plan.linear))
+            jobs.append(replace(base, ks=plan.knn, linear=plan.linear, vote=plan.vote))
         umap = plan.embedding(UMAP) if drawn else None
         if drawn and base.flat and umap is None and plan.embeddings:  # drawn as it is, in every column
             umap = Embedding(UMAP, plan.embeddings[0].rows)
         settings = tuple((k, v) for k, v in umap.params if k != "test") if umap else ()
         shared = umap is not None and umap.rows == plan.umap_rows
         if plan.umap_knn:
-            jobs.append(replace(base, task=UMAP, rows=plan.umap_rows, params=settings, ks=plan.umap_knn,
+            jobs.append(replace(base, task=UMAP, rows=plan.umap_rows, params=settings, ks=plan.umap_knn, vote=plan.vote,
                                 draw=shared, test=shared and umap.get("test")))
         if umap and not (shared and plan.umap_knn):
             jobs.append(replace(base, task=UMAP, rows=umap.rows, params=settings, draw=True, test=umap.get("test")))

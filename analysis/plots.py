@@ -383,6 +383,59 @@ def plot_class_pictures(info: dict[str, dict[str, np.ndarray]], classes: list[st
     return fig
 
 
+SETTLING_FRAMES = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)  # the frames drawn of the running sums
+SETTLED = 0.01  # a frame has settled once no later one moves by this share of the picture's range
+
+
+def running_sums(layers: dict[str, np.ndarray], labels: np.ndarray, digit: int,
+                 n: int = SETTLING_FRAMES[-1]) -> dict[str, np.ndarray]:
+    """Per layer, one class's activation picture summed over its first 1, 2, ... `n` training
+    examples: [n, width]."""
+    rows = np.flatnonzero(labels == digit)[:n]
+    return {name: np.cumsum(acts[rows].astype(np.float64), axis=0) for name, acts in layers.items()}
+
+
+def frame_moves(sums: np.ndarray) -> np.ndarray:
+    """How far each frame moved from the one before, as the mean absolute change of the picture
+    scaled to its own maximum (as it is drawn), for frames 2, 3, ... ."""
+    scaled = sums / np.maximum(np.abs(sums).max(1, keepdims=True), 1e-12)
+    return np.abs(np.diff(scaled, axis=0)).mean(1)
+
+
+def settled_at(moves: np.ndarray) -> int:
+    """The frame (number of examples) after which no frame moves by `SETTLED` or more."""
+    above = np.flatnonzero(moves >= SETTLED)
+    return int(above[-1]) + 2 if len(above) else 1
+
+
+def plot_settling(sums: dict[str, np.ndarray], digit: str) -> Figure:
+    """Per layer, a row of the running sums' pictures at `SETTLING_FRAMES` examples; below, how far
+    each frame moved from the last, with the frame where each layer settles."""
+    frames = [f for f in SETTLING_FRAMES if f <= min(len(s) for s in sums.values())]
+    fig = plt.figure(figsize=(1.0 * len(frames) + 0.6, 1.2 * len(sums) + 2.6))
+    grid = fig.add_gridspec(len(sums) + 1, len(frames), height_ratios=[1] * len(sums) + [2.2])
+    line = fig.add_subplot(grid[-1, :])
+    for r, (name, layer) in enumerate(sums.items()):
+        shape = picture_shape(layer.shape[1])
+        for c, n in enumerate(frames):
+            ax = fig.add_subplot(grid[r, c])
+            ax.imshow(layer[n - 1].reshape(shape), cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"n = {n}", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=7)
+        moves = frame_moves(layer)
+        line.plot(np.arange(2, len(layer) + 1), moves, label=f"{name}: settles at n = {settled_at(moves)}")
+    line.axhline(SETTLED, color="grey", linestyle=":", linewidth=1)
+    line.set_yscale("log")
+    _label(line, "examples summed (n)", "change from the frame before", {"fontsize": 7})
+    fig.suptitle(f"Class {digit}: activations summed over its first n training examples", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray],
                     notes: dict[str, str], classes: list[str], methods: list[str]) -> Figure:
     """Rows: raw pixels and each hidden layer; columns: methods; points coloured by class. A panel

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import explorer, interactive, plots, similarity, tables
-from analysis.compute import Computed
+from analysis import explorer, interactive, plots, reference, similarity, tables
+from analysis.compute import SETTLING_CLASS, Computed
 from analysis.embed import TITLES
 from analysis.layers import RAW, RAW_PIXELS, TEST, UMAP, LayerJob, LayerResult
 from analysis.page import Page
-from analysis.plan import Plan, jobs_of, parse, saved_plan, shown
+from analysis.plan import Plan, jobs_of, parse, saved_plan, saved_section, shown
+from analysis.probes import MAJORITY, PLURALITY
 from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
 from analysis.runner import SLOTS, JobRunner
@@ -88,13 +89,15 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     """
     start = time.perf_counter()
     progress = progress or Progress()
-    out = SweepFolder(Path(sweep_dir)).report
+    files = SweepFolder(Path(sweep_dir))
+    out = files.report
     results: dict[LayerJob, LayerResult] = {}
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
     final_look = False  # the sweep has ended and its folder was read since: nothing more will appear
     drawn: set[str] = set()  # trials whose sections are drawn and kept while other jobs run
-    plan = options.plan_for(saved_plan(SweepFolder(Path(sweep_dir))))
+    plan = options.plan_for(saved_plan(files))
+    reference.of_sweep(files)  # a saved space's bad reference is refused before Ray starts
     computed = Computed(plan, options.data_dir, options.seed, out / "cache")
     if first := _load(sweep_dir, follow is not None):  # a bad folder or option is refused before Ray starts
         _check_options(first, plan, options, strict=follow is None)
@@ -230,13 +233,16 @@ def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions,
     _reductions(page, sweep, computed)
     columns = _columns(plan)
     drawings = _drawings(results, columns)
+    study = reference.of_sweep(sweep.files)
+    against = None if partial or study is None else computed.against(sweep, study, records)
+    _against(page, study, against)
     within = []
     for trial in chosen:
         _trial_part(page, trial, drawings, columns, computed, options)
         own, m = computed.similarity(trial), trial.metrics
         within.append(_labelled(own.pairs(), trial_id=trial.trial_id, label=m.get("label", ""),
                                 architecture=trial.config.architecture, seed=m["seed"]).assign(rows=own.rows))
-    _write_tables(out / "tables", trials, configs, records, probes, within, across)
+    _write_tables(out / "tables", trials, configs, records, probes, within, across, against)
     return page.write()
 
 
@@ -306,16 +312,14 @@ def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> 
     not_started = max(0, sweep.planned - len(sweep.trials))
     page.text(f"{sweep.files.name}: {sweep.planned} trials planned; " + ", ".join(f"{n} {s}" for s, n in counts.items())
               + (f", {not_started} not started" if not_started else ""))
-    space = sweep.files.space
-    if space.is_file():
-        import yaml
-
-        description = (yaml.safe_load(space.read_text()) or {}).get("description")
-        if description:
-            page.text(str(description))
+    if description := saved_section(sweep.files, "description"):
+        page.text(str(description))
+    lineage = "started_from" in trials and trials.started_from.notna().any()
     page.table(trials[[c for c in ["trial_id", "status", "label", "dataset", "architecture", "dropout", "seed",
+                                   *(["init_from", "started_from"] if lineage else []),
                                    "test_accuracy", "epochs", "train_seconds", "node", "error"] if c in trials]],
-               "Every trial folder; running or killed trials show as running, failed ones with their error.")
+               "Every trial folder; running or killed trials show as running, failed ones with their error."
+               + (" A trial with init_from started from the end of the trial in started_from." if lineage else ""))
 
 
 def _comparison(page: Page, trials: pd.DataFrame, configs: pd.DataFrame, partial: bool) -> None:
@@ -384,14 +388,36 @@ def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.Dat
 
 def _probe_text(name: str, group: pd.DataFrame) -> str:
     """What one probe is, and the rows it was fitted and scored on, so its numbers keep their context."""
+    vote = _VOTES.get(group.vote.iloc[0] if "vote" in group else "", "")
     what = ("a logistic regression on the standardised layer" if name == "linear"
-            else f"{name.removeprefix('umap-knn')}-nearest-neighbour vote on a 2-D UMAP of the layer, fitted on "
+            else f"{name.removeprefix('umap-knn')}-nearest-neighbour {vote} on a 2-D UMAP of the layer, fitted on "
                  f"training rows and applied to the test rows (a layer of one or two units: on the layer itself, "
                  f"column 'probed directly')" if name.startswith("umap-knn")
-            else f"{name.removeprefix('knn')}-nearest-neighbour vote on the layer itself (exact, all its columns)")
+            else f"{name.removeprefix('knn')}-nearest-neighbour {vote} on the layer itself (exact, all its columns)")
     fitted = ", ".join(f"{n:,}" for n in sorted(set(group.fitted)))
     scored = ", ".join(f"{n:,}" for n in sorted(set(group.scored)))
     return f"{name}: {what}; fitted on {fitted} training rows, scored on {scored} test rows."
+
+
+_VOTES = {PLURALITY: "plurality vote",
+          MAJORITY: "majority vote (a class needs more than k/2 of the neighbours, else class 0, as "
+                           "scikit-learn's KNN fitted on one-hot labels)"}
+
+
+def _against(page: Page, study: reference.Reference | None, table: pd.DataFrame | None) -> None:
+    """Every number the study printed beside ours, each with the protocol it was measured under."""
+    if study is None:
+        return
+    page.section("study", "Against the study")
+    if table is None:
+        return page.text("Set beside the study's numbers on the final page, once the sweep has ended.")
+    several = table[table.n > 1]
+    page.text(f"{len(table)} numbers printed by {study.source or 'the study'}, beside ours: the mean over "
+              f"the sweep's trials (its seeds), with std, min and max where there are several. "
+              + (f"{int(several.within_range.sum())} of the {len(several)} with several seeds lie within our "
+                 f"range. " if len(several) else "")
+              + "Each side names the protocol it was measured under; accuracies are in percent.")
+    page.table(table, "The study's numbers and ours (tables/seed_comparison.csv).", digits=3)
 
 
 def _similarity(page: Page, across: list[similarity.SweepSimilarity], partial: bool) -> None:
@@ -511,6 +537,12 @@ def _trial_section(page: Page, trial: Trial, drawn: dict[str, LayerResult], colu
     page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(figures.pictures, classes, figures.counts),
                 "Hidden activations as pictures per class: one test example, and summed over the class's test "
                 "examples.")
+    digit = classes[SETTLING_CLASS]
+    page.figure(f"{tid}_settling", plots.plot_settling(figures.settling, digit),
+                f"When each layer's picture settles: class {digit}'s activations summed over its first n training "
+                f"examples (Study B's animation), and how far each frame moved from the one before (the mean absolute "
+                f"change of the picture scaled to its maximum). A layer settles at the frame after which no frame "
+                f"moves by {plots.SETTLED:.0%} or more (dotted line).")
     if drawn:
         _embeddings(page, trial, drawn, columns, ds, plan.colour("embeddings"))
 
@@ -544,8 +576,11 @@ def _labelled(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
 
 
 def _write_tables(folder: Path, trials: pd.DataFrame, configs: pd.DataFrame, records: list[dict],
-                  probes: pd.DataFrame, within: list[pd.DataFrame], across: list[similarity.SweepSimilarity]) -> None:
+                  probes: pd.DataFrame, within: list[pd.DataFrame], across: list[similarity.SweepSimilarity],
+                  against: pd.DataFrame | None) -> None:
     write_text(folder / "trials.csv", trials.to_csv(index=False))
+    if against is not None:
+        write_text(folder / "seed_comparison.csv", against.to_csv(index=False))
     write_text(folder / "cka_within_trials.csv", pd.concat(within).to_csv(index=False) if within else "")
     if across:
         write_text(folder / "cka_across_sweep.csv",

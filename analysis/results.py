@@ -87,7 +87,8 @@ class Trial:
                 **{k: p.get(k) for k in CONFIG_COLUMNS},
                 "architecture": cfg.architecture, "input_reduction": cfg.input_reduction,
                 "hidden": " ".join(map(str, cfg.hidden)), "bottleneck": min(cfg.hidden), "depth": len(cfg.hidden),
-                **{k: p.get(k) for k in METRIC_COLUMNS}, "node": p.get("node"), "error": p.get("error")}
+                **{k: p.get(k) for k in METRIC_COLUMNS}, "started_from": p.get("started_from"),
+                "node": p.get("node"), "error": p.get("error")}
 
 
 def finished(table: pd.DataFrame) -> pd.DataFrame:

@@ -172,11 +172,13 @@ def plain_study(layers: list[dict], study: str, rows: int | None) -> dict:
     """A study's analysis as its notebook makes it, one layer after another, each library called with
     the study's settings on the rows the plan draws. Study A: `PCA(2)`, `PCA(3)` and
     `TSNE(perplexity=40, max_iter=300)`; Study B: `umap.UMAP()` fitted on the training rows with
-    `transform` of the test rows, `TRIMAP()` on the training rows, and `KNeighborsClassifier(k)` on
-    the UMAP coordinates for k = 3, 5, 10."""
+    `transform` of the test rows, `TRIMAP()` on the training rows, and `KNeighborsClassifier(k)`
+    fitted on the UMAP coordinates with one-hot labels, read by argmax, for k = 3, 5, 10."""
     import warnings
 
     warnings.simplefilter("ignore")
+    import numpy as np
+
     from analysis.embed import stratified
     from analysis.layers import load_rows
 
@@ -213,8 +215,10 @@ def plain_study(layers: list[dict], study: str, rows: int | None) -> dict:
             with timed("trimap"):
                 trimap.TRIMAP().fit_transform(train)
             with timed("knn on umap"):
+                onehot = np.eye(int(y.max()) + 1)[y]
                 for k in (3, 5, 10):
-                    scores[f"umap-knn{k}"] = KNeighborsClassifier(k).fit(emb, y).score(emb_test, y_test)
+                    predicted = KNeighborsClassifier(k).fit(emb, onehot).predict(emb_test).argmax(1)
+                    scores[f"umap-knn{k}"] = float((predicted == y_test).mean())
         out.append({**layer, "scores": scores})
         print(f"plain {study}: {layer['layer']} of {layer['source']} done at {time.perf_counter() - start:.0f} s",
               file=sys.stderr, flush=True)
@@ -414,8 +418,10 @@ def _follow_lag(space: Path, tmp: Path, name: str, *args: str) -> float:
 
 
 def _space(tmp: Path, name: str, doc: dict, **params) -> Path:
+    """The space `doc` with `params` set for every trial, its experiments' own values included."""
     path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({**doc, "params": {**doc["params"], **params}}))
+    experiments = [{k: v for k, v in e.items() if k not in params} for e in doc.get("experiments", [{}])]
+    path.write_text(yaml.safe_dump({**doc, "params": {**doc["params"], **params}, "experiments": experiments}))
     return path
 
 

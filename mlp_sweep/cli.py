@@ -136,9 +136,11 @@ def _run(args: argparse.Namespace) -> int:
                          address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
     space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler,
                        seeds=args.seeds, params={"dataset": args.dataset, "max_epochs": args.max_epochs})
-    from analysis.plan import parse
+    from analysis import plan, reference
 
-    parse(space.analysis, str(args.space))  # the report's plan is checked with the rest of the space
+    # The report's plan and the study's numbers are checked with the rest of the space.
+    plan.parse(space.analysis, str(args.space))
+    reference.parse(space.reference, str(args.space), space.labels)
     if args.dry_run:
         check_data(space, options.data_dir)  # as a run would, before anything starts
         if space.search == "optuna":

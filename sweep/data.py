@@ -248,10 +248,28 @@ def features(name: str, data_dir: str | Path | None = None) -> np.ndarray:
     return out
 
 
-def fit_rows(dataset: Dataset, validation: int) -> int:
-    """How many leading training rows are fitted on; the last `validation` rows validate."""
-    n = len(dataset.x_train) - validation
-    if n < 1:
-        raise SweepError(f"validation: {validation} rows leaves none of {dataset.name}'s {len(dataset.x_train)} "
-                         f"to train on")
-    return n
+@dataclass(frozen=True)
+class Split:
+    """The training rows a trial fits on and those that validate it, as sorted row indices."""
+
+    fit: np.ndarray
+    validation: np.ndarray
+
+
+def split(train_rows: int, held: int, seed: int | None = None) -> Split:
+    """`train_rows` training rows less the `held` that validate: the last ones (Keras'
+    `validation_split`), or with a `seed` a random draw (scikit-learn's `train_test_split`, seeded)."""
+    if not 0 < held < train_rows:
+        raise SweepError(f"validation: {held} rows leaves none of the {train_rows} training rows to train on")
+    if seed is None:
+        return Split(np.arange(train_rows - held), np.arange(train_rows - held, train_rows))
+    out = np.zeros(train_rows, bool)
+    out[np.random.default_rng(seed).choice(train_rows, held, replace=False)] = True
+    return Split(np.flatnonzero(~out), np.flatnonzero(out))
+
+
+def take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`array[rows]` for sorted `rows`; a view, not a copy, where they are one run."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return array[rows[0]:rows[-1] + 1]
+    return array[rows]

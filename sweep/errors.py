@@ -15,5 +15,13 @@ class SpaceError(SweepError):
     """A search space file breaks a rule; the message names the file, the key and the fix."""
 
 
-class TrainingDiverged(Exception):
-    """A trial's loss became NaN or infinite; retrying the same seed would only repeat it."""
+class Deterministic(Exception):
+    """A trial failed in a way that retrying it would only repeat."""
+
+
+class TrainingDiverged(Deterministic):
+    """A trial's loss became NaN or infinite."""
+
+
+class ParentFailed(Deterministic):
+    """The trial a trial starts from (`init_from`) failed or was stopped early."""

@@ -1,7 +1,8 @@
 """Input reductions: none, PCA to k components, or the k pixels a random forest ranks highest.
 
-A reduction is fitted on the training rows only (never validation or test rows), once per sweep
-for each distinct (dataset, method, k, seed, training rows), by the first trial that needs it;
+A reduction is fitted on the rows a trial fits on (never validation or test rows; with
+`reduction_rows: train` on every training row, as Study A did), once per sweep for each distinct
+(dataset, method, k, rows, forest settings and seed), by the first trial that needs it;
 it lands in the sweep's `reductions/` folder, where every later trial (and the report) reads it.
 Trials fit in parallel with the rest of the sweep, so a search only pays for what it uses.
 """
@@ -20,9 +21,6 @@ from sweep.config import TrialConfig
 from sweep.storage import Storage
 
 RF_TREES = 100
-# Each tree sees a quarter of the rows: 3.4x less work, and its top-70 MNIST pixels share 53 of 70
-# with a forest on all rows, as many as two all-row forests with different seeds share (52-56).
-RF_SAMPLES = 0.25
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,16 @@ def key(config: TrialConfig) -> str | None:
     """The cache key of the reduction a trial needs, or None for raw pixels."""
     if config.reduction == "none":
         return None
-    seed = f"-s{config.seed}" if config.reduction == "rf" else ""  # PCA here is deterministic
-    return f"{config.dataset}-v{config.validation}-{config.reduction}{config.reduction_k}{seed}"
+    rows = config.split_key if config.reduction_rows == "fit" else "all"
+    if config.reduction == "pca":  # deterministic
+        return f"{config.dataset}-{rows}-pca{config.reduction_k}"
+    per_tree = "" if config.forest_rows == TrialConfig.forest_rows else f"-r{config.forest_rows:g}"
+    onehot = "-onehot" if config.forest_labels == "onehot" else ""
+    return f"{config.dataset}-{rows}-rf{config.reduction_k}-s{_forest_seed(config)}{per_tree}{onehot}"
+
+
+def _forest_seed(config: TrialConfig) -> int:
+    return config.seed if config.forest_seed is None else config.forest_seed
 
 
 def path(config: TrialConfig, folder: Path) -> Path | None:
@@ -57,8 +63,10 @@ def path(config: TrialConfig, folder: Path) -> Path | None:
     return None if name is None else folder / f"{name}.npz"
 
 
-def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: int = 1) -> Reduction:
-    """Fit on float32 pixels `x` [N, 784] with labels `y` (training rows only), on `jobs` cores."""
+def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: int = 1,
+        forest_rows: float = 0.25, onehot: bool = False) -> Reduction:
+    """Fit on float32 pixels `x` [N, 784] with labels `y`, on `jobs` cores. The forest's trees each
+    see `forest_rows` of the rows; with `onehot` it fits one-hot targets (one output per class)."""
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -67,8 +75,9 @@ def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: 
                          np.empty(0, dtype=np.int64), pca.explained_variance_ratio_.astype(np.float32))
     from sklearn.ensemble import RandomForestClassifier
 
-    forest = RandomForestClassifier(n_estimators=RF_TREES, max_samples=RF_SAMPLES, n_jobs=jobs, random_state=seed)
-    forest.fit(x, y)
+    forest = RandomForestClassifier(n_estimators=RF_TREES, max_samples=None if forest_rows == 1 else forest_rows,
+                                    n_jobs=jobs, random_state=seed)
+    forest.fit(x, np.eye(int(y.max()) + 1, dtype=np.int8)[y] if onehot else y)
     order = np.argsort(forest.feature_importances_, kind="stable")[::-1][:k]
     empty = np.empty(0, dtype=np.float32)
     return Reduction("rf", k, empty, empty.reshape(0, 0), order.astype(np.int64),
@@ -99,9 +108,10 @@ def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs:
         if saved.is_file() or storage is not None and storage.pull(saved):
             return load(saved)
         ds = data.load(config.dataset, data_dir)
-        n = data.fit_rows(ds, config.validation)
-        red = fit(config.reduction, config.reduction_k, data.features(config.dataset, data_dir)[:n],
-                  ds.y_train[:n], config.seed, jobs)
+        rows = (config.split(len(ds.y_train)).fit if config.reduction_rows == "fit"
+                else np.arange(len(ds.y_train)))
+        red = fit(config.reduction, config.reduction_k, data.take(data.features(config.dataset, data_dir), rows),
+                  ds.y_train[rows], _forest_seed(config), jobs, config.forest_rows, config.forest_labels == "onehot")
         write_npz(saved, method=red.method, k=red.k, mean=red.mean, components=red.components,
                   pixels=red.pixels, scores=red.scores)
         if storage is not None:

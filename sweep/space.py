@@ -23,7 +23,9 @@ from sweep.errors import SpaceError
 SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("none", "asha")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
-REDUCTION_KEYS = ("dataset", "validation", "reduction", "reduction_k")  # what a fitted reduction depends on
+# What a fitted reduction depends on.
+REDUCTION_KEYS = ("dataset", "validation", "validation_from", "split_seed", "reduction", "reduction_k",
+                  "reduction_rows", "forest_rows", "forest_labels", "forest_seed")
 MAX_TRIALS = 10_000  # per sweep; beyond it draw a random or optuna sample of the space
 
 
@@ -63,10 +65,18 @@ class Space:
     params: dict[str, Any] = field(default_factory=dict)  # name -> value or Distribution
     experiments: tuple[dict[str, Any], ...] = ({},)
     analysis: dict[str, Any] | None = None  # the report's plan, as written: `analysis.plan` checks and reads it
+    reference: dict[str, Any] | None = None  # a study's printed numbers, as written: `analysis.reference` reads it
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @property
+    def labels(self) -> set[str]:
+        """Every experiment label a trial of the space may carry."""
+        fixed = self.params.get("label")
+        drawn = fixed.args if isinstance(fixed, Distribution) else (fixed,)
+        return {str(v) for v in (*drawn, *(e.get("label") for e in self.experiments)) if v}
 
     def trials(self) -> list[TrialConfig]:
         """Every trial of a grid or random search: seeds × experiments × grid × samples."""
@@ -95,6 +105,49 @@ class Space:
                              f"seed; remove the repeated grid value, experiment or seed (or draw fewer random samples)")
         return tuple(configs)
 
+    def parents(self) -> list[int | None]:
+        """For each trial of `trials()`, the index of the trial it starts from (`init_from`), or None.
+
+        The parent of a trial of seed s is the trial of seed s labelled `init_from`; where that
+        label spans a grid, the one that agrees with the child on every parameter those trials
+        differ in. A missing parent, a cycle, or a parent of other layers or activation is a
+        `SpaceError`."""
+        return list(self._parents)
+
+    @cached_property
+    def _parents(self) -> tuple[int | None, ...]:
+        trials = self.trials()
+        parents: list[int | None] = []
+        for child in trials:
+            if not child.init_from:
+                parents.append(None)
+                continue
+            where = f"{self.path}: {child.label or 'a trial'} (seed {child.seed}): init_from {child.init_from!r}"
+            named = [i for i, t in enumerate(trials) if t.label == child.init_from and t.seed == child.seed]
+            if not named:
+                raise SpaceError(f"{where}: no trial of seed {child.seed} has that label; name an experiment "
+                                 f"label of this space")
+            varying = [n for n in FIELDS if len({json.dumps(getattr(trials[i], n)) for i in named}) > 1]
+            found = [i for i in named if all(getattr(trials[i], n) == getattr(child, n) for n in varying)]
+            if not found:  # more than one cannot match: they would repeat one configuration
+                raise SpaceError(f"{where}: its {len(named)} trials of seed {child.seed} differ in "
+                                 f"{', '.join(varying)}, and none has this trial's values there; give it one of theirs")
+            parent = trials[found[0]]
+            if (parent.architecture, parent.activation) != (child.architecture, child.activation):
+                raise SpaceError(f"{where}: its parent is {parent.architecture} {parent.activation}, this trial "
+                                 f"{child.architecture} {child.activation}; a trial starts only from the same "
+                                 f"layers")
+            parents.append(found[0])
+        for start, parent in enumerate(parents):
+            seen = {start}
+            while parent is not None:
+                if parent in seen:
+                    raise SpaceError(f"{self.path}: init_from forms a cycle through {trials[start].label!r}; "
+                                     f"a trial cannot start from its own descendant")
+                seen.add(parent)
+                parent = parents[parent]
+        return tuple(parents)
+
     def values(self, name: str) -> set[Any]:
         """Every value parameter `name` takes in this space's trials (drawn ones: every choice or end)."""
         if self.search != "optuna":
@@ -120,7 +173,7 @@ class Space:
             raise SpaceError(f"{self.path}: {self.size:,} trials (seeds x experiments x grid x num_samples) exceed "
                              f"the limit of {MAX_TRIALS:,}; sample the space instead (search: random or optuna)")
         if self.search != "optuna":
-            self.trials()
+            self.parents()
             return
         fixed = {**self.experiments[0], "seed": self.seeds[0]}
         options = {k: self.params[k].args if isinstance(self.params.get(k), Distribution)

@@ -15,6 +15,8 @@ experiments:              # optional: explicit configurations, each crossed with
   - {label: exp1, hidden: [128, 1]}
 analysis:                 # optional: what the report computes and shows (`analysis.plan`)
   show: all
+reference:                # optional: a study's printed numbers, set beside ours (`analysis.reference`)
+  numbers: [{label: exp1, test_accuracy: 66.94}]
 ```
 
 Distributions: `choice: [values]`, `uniform: [low, high]`, `loguniform: [low, high]`,
@@ -136,7 +138,8 @@ def _build(path: Path, doc: dict[str, Any], seeds: tuple[int, ...] | None, fixed
     space = Space(path=path, description=str(doc.get("description", "")), search=search,
                   num_samples=num_samples, seeds=seeds, search_seed=search_seed,
                   scheduler=scheduler, max_failures=max_failures, params=parsed,
-                  experiments=tuple(experiments), analysis=doc.get("analysis"))
+                  experiments=tuple(experiments), analysis=doc.get("analysis"),
+                  reference=doc.get("reference"))
     if search == "optuna":
         _check_optuna(where, parsed, experiments)
     space.check()
@@ -146,6 +149,9 @@ def _build(path: Path, doc: dict[str, Any], seeds: tuple[int, ...] | None, fixed
 def _check_optuna(where: str, params: dict[str, Any], experiments: list[dict[str, Any]]) -> None:
     if len(experiments) > 1:
         raise SpaceError(f"{where}: experiments: an optuna search takes at most one experiment; make the others params")
+    if "init_from" in params or any("init_from" in e for e in experiments):
+        raise SpaceError(f"{where}: init_from: an optuna search draws no labelled trials to start from; run the "
+                         f"trials that start from others in a grid space")
     for name, value in params.items():
         if not isinstance(value, Distribution):
             continue

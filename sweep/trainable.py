@@ -28,7 +28,7 @@ from sweep import data, reduce
 from sweep.artifacts import atomic, write_npz
 from sweep.backend import cache_compiles, configure
 from sweep.config import TrialConfig, resolve
-from sweep.errors import TrainingDiverged
+from sweep.errors import Deterministic, ParentFailed
 from sweep.folder import COMPLETED, FAILED, RUNNING, SweepFolder, TrialFolder
 from sweep.storage import Storage, is_uri
 
@@ -74,13 +74,16 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
         tune.report(previous)
         return
     folder.write_params(params)
+    parent = config.get("parent")  # the trial this one starts from, once it has ended (`sweep.search.Lineage`)
     base = {**_described(cfg), "backend": backend, **_node(), "cpus": cpus, "trial_id": trial_id,
-            "attempt": previous.get("attempt", 0) + 1, "trial_started": started}
+            "attempt": previous.get("attempt", 0) + 1, "trial_started": started,
+            **({"started_from": parent["trial_id"]} if parent else {})}
     folder.write_metrics({**base, "status": RUNNING})
     try:
+        start = _parent(cfg, parent, home, storage) if parent else None
         reduction = reduce.obtain(cfg, home.reductions, data_dir, jobs=max(1, int(cpus)), storage=storage)
-        metrics = run(cfg, folder, reduction, data_dir, report=report)
-    except TrainingDiverged as exc:  # deterministic: record it, no point in retrying
+        metrics = run(cfg, folder, reduction, data_dir, report=report, parent=start)
+    except Deterministic as exc:  # record it, no point in retrying
         failed = {**base, "status": FAILED, "error": str(exc)}
         folder.write_error(f"{exc}\n")
         folder.write_metrics(failed)
@@ -98,12 +101,24 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     report(completed)
 
 
+def _parent(cfg: TrialConfig, parent: dict[str, Any], home: SweepFolder, storage: Storage | None) -> TrialFolder:
+    """The folder of the completed trial this one starts from, fetched where the sweep is on object storage."""
+    trial_id = parent["trial_id"]
+    if not parent["completed"]:
+        raise ParentFailed(f"it starts from {cfg.init_from} (trial {trial_id}), which failed or was stopped early")
+    found = (storage.fetch_trial(trial_id) if storage else None) or home.trial(trial_id)
+    if not found.model.is_file():
+        raise ParentFailed(f"it starts from {cfg.init_from} (trial {trial_id}), whose model.keras is missing")
+    return found
+
+
 def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | None = None,
-        data_dir: str | None = None, report=None) -> dict[str, Any]:
+        data_dir: str | None = None, report=None, parent: TrialFolder | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration, write its artifacts to `folder`, return its metrics.
 
     `reduction` is the fitted input reduction the configuration asks for (`reduce.obtain`).
     `report(metrics)` is called after every epoch (Ray Tune's `tune.report` inside a sweep).
+    `parent`, a completed trial of the same layers, is where training starts (`continue_from`).
     """
     import keras
 
@@ -113,15 +128,18 @@ def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | Non
 
     keras.utils.set_random_seed(cfg.seed)
     ds = data.load(cfg.dataset, data_dir)
-    n_fit = data.fit_rows(ds, cfg.validation)
+    n_train = len(ds.x_train)
+    rows = cfg.split(n_train)
     x = data.features(cfg.dataset, data_dir)  # training rows, then test rows
     if reduction is not None:
         x = reduction.transform(x)
-    n_train = len(ds.x_train)
-    x_fit, y_fit, x_val, y_val = x[:n_fit], ds.y_train[:n_fit], x[n_fit:n_train], ds.y_train[n_fit:]
+    x_fit, y_fit = data.take(x, rows.fit), ds.y_train[rows.fit]
+    x_val, y_val = data.take(x, rows.validation), ds.y_train[rows.validation]
 
     model = build_mlp(cfg)
     compile_mlp(model, cfg, STEPS_PER_EXECUTION)
+    if parent is not None:
+        continue_from(model, parent.model, cfg.learning_rate)
     epochs = EpochLog(folder.history, report)
     callbacks = [epochs]
     if cfg.patience is not None:
@@ -135,17 +153,17 @@ def run(cfg: TrialConfig, folder: TrialFolder, reduction: reduce.Reduction | Non
 
     names = cfg.layer_names
     probe = hidden_model(model, names + ["output"])
-    keep = _keep_rows(n_fit, cfg.keep_train, cfg.seed)
+    keep = _keep_rows(len(rows.fit), cfg.keep_train, cfg.seed)
     # Every row in one pass (one compiled shape, no copy); the validation rows' outputs are dropped.
     outputs = probe.predict(x, batch_size=min(len(x), PREDICT_BATCH), verbose=0)
-    out_fit, out_test = [a[:n_fit] for a in outputs], [a[n_train:] for a in outputs]
+    out_fit, out_test = [data.take(a, rows.fit) for a in outputs], [a[n_train:] for a in outputs]
     pred_fit, pred_test = out_fit[-1].argmax(1), out_test[-1].argmax(1)
     dtype = np.dtype(cfg.activation_dtype)
     arrays = {f"{n}_train": a[keep].astype(dtype) for n, a in zip(names, out_fit)}
     arrays |= {f"{n}_test": a.astype(dtype) for n, a in zip(names, out_test)}
     write_npz(folder.activations, **arrays, y_train=y_fit[keep], y_test=ds.y_test,
               pred_train=pred_fit[keep], pred_test=pred_test, proba_test=out_test[-1].astype(dtype),
-              index_train=keep, index_test=np.arange(len(ds.y_test)))
+              index_train=rows.fit[keep], index_test=np.arange(len(ds.y_test)))
     write_npz(folder.confusion, train=_confusion(y_fit, pred_fit, cfg.classes),
               test=_confusion(ds.y_test, pred_test, cfg.classes))
     with atomic(folder.model) as tmp:
@@ -181,6 +199,24 @@ def _node() -> dict[str, str]:
     import ray
 
     return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def continue_from(model: Any, saved: Path, learning_rate: float) -> None:
+    """Start `model` (compiled) from the weights of the model saved at `saved` and, where both have
+    the same kind of optimizer, from its optimizer's state (steps, moments), as calling `fit` again
+    on that model would; the learning rate stays `model`'s own."""
+    import keras
+
+    trained = keras.saving.load_model(saved)
+    model.set_weights(trained.get_weights())
+    theirs, mine = trained.optimizer, model.optimizer
+    if type(theirs) is not type(mine) or not theirs.variables:
+        return
+    mine.build(model.trainable_variables)
+    if len(mine.variables) == len(theirs.variables):
+        for own, saved_value in zip(mine.variables, theirs.variables):
+            own.assign(saved_value)
+        mine.learning_rate = learning_rate
 
 
 def _keep_rows(n: int, keep: int | None, seed: int) -> np.ndarray:

@@ -4,12 +4,16 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+
+from sweep.folder import SweepFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"
@@ -41,6 +45,21 @@ def wait_for(condition: Callable[[], bool], timeout: float = 240) -> None:
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.2)
+
+
+def start_sweep(tmp_path: Path, text: str, *args: str, **popen) -> subprocess.Popen:
+    """`sweep run` of the space `text` (saved as tmp_path/space.yaml) into tmp_path/results, in a
+    process of its own, its output piped."""
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    cmd = [sys.executable, "-m", "mlp_sweep", "run", str(space), "--results", str(tmp_path / "results"), *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def trial_metrics(sweep: Path) -> dict[str, dict]:
+    """Each trial's metrics as the sweep folder reports them (the driver's word on how a trial ended included)."""
+    folder = SweepFolder(sweep)
+    return {t.trial_id: folder.metrics(t) for t in folder.trials() if t.metrics.is_file()}
 
 
 @pytest.fixture

@@ -92,7 +92,26 @@ CASES = [
      "batch_size must be <= 60000"),
     ("space: validation takes every row",
      lambda t: ["run", _space(t, "params: {dataset: mnist_small, validation: 6000}")],
-     "validation must be < 6000"),
+     "validation must leave rows to fit of the 6000 training rows"),
+    ("space: validation fraction 1.5", lambda t: ["run", _space(t, "params: {validation: 1.5}")],
+     "validation must be a row count (an integer >= 1) or a fraction between 0 and 1, got 1.5"),
+    ("space: split drawn from nowhere", lambda t: ["run", _space(t, "params: {validation_from: middle}")],
+     "validation_from must be one of end, random"),
+    ("space: init_from a missing label", lambda t: ["run", _space(t, "experiments: [{label: b, init_from: a}]")],
+     "init_from 'a': no trial of seed 0 has that label"),
+    ("space: init_from another architecture", lambda t: ["run", _space(
+        t, "experiments: [{label: a, hidden: [8]}, {label: b, hidden: [16], init_from: a}]")],
+     "a trial starts only from the same layers"),
+    ("space: init_from in a cycle", lambda t: ["run", _space(
+        t, "experiments: [{label: a, init_from: b}, {label: b, init_from: a}]")], "init_from forms a cycle"),
+    ("space: init_from spans a grid", lambda t: ["run", _space(t, "params: {dropout: {grid: [0.0, 0.5]}, "
+                                                            "batch_size: {grid: [32, 64]}}\nexperiments: [{label: a}, "
+                                                            "{label: b, init_from: a, dropout: 0.2}]")],
+     "differ in dropout, batch_size, and none has this trial's values"),
+    ("space: init_from under optuna", lambda t: ["run", _space(
+        t, "search: optuna\nparams: {width: {choice: [8, 16]}, init_from: a}")], "an optuna search draws no labelled"),
+    ("space: forest labels", lambda t: ["run", _space(t, "params: {forest_labels: binary}")],
+     "forest_labels must be one of integer, onehot"),
     ("--name escapes --results", lambda t: ["run", SMOKE, "--name", "../escape"], "--name must be a folder name"),
     ("--name .", lambda t: ["run", SMOKE, "--name", "."], "--name must be a folder name"),
     ("--concurrency 0 (dry run)", lambda t: ["run", SMOKE, "--concurrency", "0", "--dry-run"],

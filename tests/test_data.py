@@ -96,7 +96,22 @@ def test_fashion_mnist_from_debian() -> None:
     assert ds.classes[9] == "Ankle boot"
 
 
-def test_fit_rows_leave_validation_out(mnist: data.Dataset) -> None:
-    assert data.fit_rows(mnist, 5000) == 55000
+def test_split_holds_out_the_last_rows_or_a_seeded_draw() -> None:
+    end = data.split(60000, 5000)
+    assert np.array_equal(end.fit, np.arange(55000)) and np.array_equal(end.validation, np.arange(55000, 60000))
+    drawn = [data.split(60000, 10000, seed) for seed in (0, 0, 1)]
+    assert np.array_equal(drawn[0].fit, drawn[1].fit)  # seeded
+    assert not np.array_equal(drawn[0].validation, drawn[2].validation)
+    for rows in drawn:  # disjoint, every row once, sorted
+        assert len(rows.fit) == 50000 and len(rows.validation) == 10000
+        assert np.array_equal(np.sort(np.concatenate([rows.fit, rows.validation])), np.arange(60000))
+        assert np.all(np.diff(rows.fit) > 0) and np.all(np.diff(rows.validation) > 0)
+    assert abs(drawn[0].validation.mean() - 30000) < 1000  # spread over the rows, not a block
     with pytest.raises(SweepError, match="validation: 60000 rows leaves none"):
-        data.fit_rows(mnist, 60000)
+        data.split(60000, 60000)
+
+
+def test_take_is_a_view_for_one_run_of_rows() -> None:
+    x = np.arange(20).reshape(10, 2)
+    assert np.shares_memory(data.take(x, np.arange(3, 7)), x)
+    assert np.array_equal(data.take(x, np.array([1, 4])), x[[1, 4]])

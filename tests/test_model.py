@@ -125,3 +125,50 @@ def test_a_trial_trains_the_model_plain_keras_does(tmp_path) -> None:
     assert metrics["epochs"] == len(history.history["loss"])
     for ours, theirs in zip(trained, plain.get_weights()):
         np.testing.assert_allclose(ours, theirs, atol=2e-5)
+
+
+def test_a_random_split_trains_and_validates_on_its_own_rows(tmp_path) -> None:
+    """`validation_from: random`: the trial validates on the rows its split draws, and its saved
+    training activations are of the rows it fitted, by their index in the training set."""
+    from sweep import data
+    from sweep.trainable import run
+
+    cfg = resolve({"dataset": "mnist_small", "validation": 0.2, "validation_from": "random", "hidden": [16],
+                   "max_epochs": 1, "patience": None, "seed": 3})
+    metrics = run(cfg, TrialFolder(tmp_path))
+    rows, ds = cfg.split(6000), data.load("mnist_small")
+    assert (len(rows.fit), len(rows.validation)) == (4800, 1200)
+    with np.load(tmp_path / "activations.npz") as acts:
+        assert np.array_equal(acts["index_train"], rows.fit)
+        assert np.array_equal(acts["y_train"], ds.y_train[rows.fit])
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    x = data.features("mnist_small")[rows.validation]
+    accuracy = (model.predict(x, verbose=0).argmax(1) == ds.y_train[rows.validation]).mean()
+    assert metrics["val_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_continuing_from_a_saved_model_carries_its_weights_and_optimizer_state(tmp_path) -> None:
+    """As `fit` called again on the saved model: its weights, Adam's step count and moments; the
+    learning rate is the new trial's own."""
+    from sweep.trainable import continue_from
+
+    parent, child = (resolve({"hidden": [8], "optimizer": "adam", "learning_rate": lr}) for lr in (1e-3, 5e-4))
+    trained = build_mlp(parent)
+    compile_mlp(trained, parent)
+    x, y = np.random.default_rng(0).random((64, 784), np.float32), np.arange(64) % 10
+    trained.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    trained.save(tmp_path / "model.keras")
+    model = build_mlp(child)
+    compile_mlp(model, child)
+    continue_from(model, tmp_path / "model.keras", child.learning_rate)
+    for ours, theirs in zip(model.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert int(model.optimizer.iterations.numpy()) == 8
+    moments = [v for v in model.optimizer.variables if "momentum" in v.path]
+    assert moments and all(np.abs(v.numpy()).sum() > 0 for v in moments)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(5e-4)
+    fresh = build_mlp(resolve({"hidden": [8], "optimizer": "sgd"}))
+    compile_mlp(fresh, resolve({"hidden": [8], "optimizer": "sgd"}))
+    continue_from(fresh, tmp_path / "model.keras", 0.01)  # another optimizer: the weights alone
+    np.testing.assert_array_equal(fresh.get_weights()[0], trained.get_weights()[0])
+    assert int(fresh.optimizer.iterations.numpy()) == 0

@@ -47,6 +47,7 @@ def test_no_section_is_the_default_plan_and_options_override_it() -> None:
     ({"probes": {"knn": [0]}}, "analysis.probes.knn must be an integer >= 1"),
     ({"probes": {"knn": [5, 5]}}, "analysis.probes.knn: a k is given twice"),
     ({"probes": {"linear": "yes"}}, "analysis.probes.linear must be true or false"),
+    ({"probes": {"vote": "unanimous"}}, "analysis.probes.vote must be one of plurality, majority"),
     ({"probes": {"umap_knn": {"rows": 50}}}, "analysis.probes.umap_knn.rows must be all or a number"),
     ({"nodes": ["hidden_1"]}, "analysis.nodes: expected node numbers"),
     ({"pixels": [77]}, "analysis.pixels must be two different pixel numbers"),

@@ -84,3 +84,21 @@ def test_probabilities_mark_the_true_and_the_wrong_predicted_class() -> None:
     bars = plots.plot_probabilities(np.zeros((28, 28)), proba, 2, ["a", "b", "c"], 7).axes[1].patches
     assert [round(b.get_height(), 2) for b in bars] == [0.1, 0.7, 0.2]
     assert [to_hex(b.get_facecolor()) for b in bars] == ["#4c72b0", "#d62728", "#2ca02c"]  # other, wrong, true
+
+
+def test_running_sums_settle_where_later_examples_stop_changing_the_picture() -> None:
+    """A layer whose examples agree settles at once; one whose examples differ settles later."""
+    rng = np.random.default_rng(0)
+    labels = np.tile([0, 1], 150)
+    steady = np.tile(rng.random(16), (300, 1))
+    noisy = rng.random((300, 64))
+    sums = plots.running_sums({"steady": steady, "noisy": noisy}, labels, digit=1)
+    assert sums["noisy"].shape == (100, 64)
+    assert np.allclose(sums["noisy"][-1], noisy[labels == 1][:100].sum(0))
+    moves = {name: plots.frame_moves(s) for name, s in sums.items()}
+    assert plots.settled_at(moves["steady"]) == 1
+    assert 10 < plots.settled_at(moves["noisy"]) <= 100
+    assert np.all(moves["noisy"][-5:] < plots.SETTLED) and moves["noisy"][0] > plots.SETTLED
+    fig = plots.plot_settling(sums, "one")
+    assert len(fig.axes) == 2 * len(plots.SETTLING_FRAMES) + 1
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][0].startswith("steady: settles at n = 1")

@@ -24,13 +24,20 @@ def test_separated_clusters_score_one_and_shuffled_labels_score_chance() -> None
     assert abs(probes.linear(x[train], shuffled[train], x[test], shuffled[test]) - 1 / 3) < 0.12
 
 
-def test_knn_matches_scikit_learn() -> None:
+def test_both_votes_match_scikit_learn() -> None:
+    """Plurality: `KNeighborsClassifier` on integer labels. Majority: the same on one-hot labels,
+    read by argmax (Study B's rule), which scores lower where no class has more than k/2."""
     from sklearn.neighbors import KNeighborsClassifier
 
     x, y = _clusters(spread=8.0, seed=2)
-    ours = probes.knn(x[:400], y[:400], x[400:], y[400:], ks=(3, 5))
-    for k in (3, 5):
-        assert ours[k] == pytest.approx(KNeighborsClassifier(k).fit(x[:400], y[:400]).score(x[400:], y[400:]))
+    ks = (3, 4, 5, 10)
+    ours = {vote: probes.knn(x[:400], y[:400], x[400:], y[400:], ks, vote) for vote in probes.VOTES}
+    for k in ks:
+        model = KNeighborsClassifier(k)
+        assert ours["plurality"][k] == pytest.approx(model.fit(x[:400], y[:400]).score(x[400:], y[400:]))
+        onehot = model.fit(x[:400], np.eye(3)[y[:400]]).predict(x[400:]).argmax(1)
+        assert ours["majority"][k] == pytest.approx((onehot == y[400:]).mean())
+    assert ours["majority"][10] < ours["plurality"][10]
 
 
 # UMAP, TriMAP and PaCMAP compile their numba code in every new process (10-45 s each): they are

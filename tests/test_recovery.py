@@ -5,16 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlp_sweep import main
 from sweep.data import SHIPPED
-from sweep.folder import SweepFolder
-from tests.conftest import wait_for
+from tests.conftest import start_sweep, trial_metrics, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,33 +30,20 @@ experiments: {experiments}
 """
 
 
-def _sweep(tmp_path: Path, text: str, *args: str, **popen) -> subprocess.Popen:
-    space = tmp_path / "space.yaml"
-    space.write_text(text)
-    cmd = [sys.executable, "-m", "mlp_sweep", "run", str(space), "--results", str(tmp_path / "results"), *args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
-
-
-def _metrics(sweep: Path) -> dict[str, dict]:
-    """Each trial's metrics as the sweep folder reports them (the driver's word on how a trial ended included)."""
-    folder = SweepFolder(sweep)
-    return {t.trial_id: folder.metrics(t) for t in folder.trials() if t.metrics.is_file()}
-
-
 def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
-    proc = _sweep(tmp_path, SLOW.format(epochs=6, experiments="[{label: a}, {label: b}]"))
+    proc = start_sweep(tmp_path, SLOW.format(epochs=6, experiments="[{label: a}, {label: b}]"))
     sweep = tmp_path / "results" / "space"
 
     def training() -> bool:
         return any(m.get("status") == "running" and (sweep / "trials" / t / "history.csv").is_file()
-                   for t, m in _metrics(sweep).items())
+                   for t, m in trial_metrics(sweep).items())
 
     wait_for(training)
-    victim, metrics = next((t, m) for t, m in _metrics(sweep).items() if m.get("status") == "running")
+    victim, metrics = next((t, m) for t, m in trial_metrics(sweep).items() if m.get("status") == "running")
     os.kill(metrics["pid"], signal.SIGKILL)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
-    final = _metrics(sweep)
+    final = trial_metrics(sweep)
     assert [m["status"] for m in final.values()] == ["completed", "completed"]
     assert final[victim]["attempt"] == 2 and final[victim]["pid"] != metrics["pid"]
     assert final[victim]["epochs"] == 6
@@ -67,31 +51,31 @@ def test_killed_trial_process_is_retried(tmp_path: Path) -> None:
 
 def test_a_trial_killed_on_its_last_try_is_failed_and_the_sweep_exits_1(tmp_path: Path) -> None:
     text = SLOW.format(epochs=6, experiments="[{label: a}]").replace("max_failures: 2", "max_failures: 0")
-    proc = _sweep(tmp_path, text)
+    proc = start_sweep(tmp_path, text)
     sweep = tmp_path / "results" / "space"
-    wait_for(lambda: any((sweep / "trials" / t / "history.csv").is_file() for t in _metrics(sweep)))
-    (trial_id, metrics), = _metrics(sweep).items()
+    wait_for(lambda: any((sweep / "trials" / t / "history.csv").is_file() for t in trial_metrics(sweep)))
+    (trial_id, metrics), = trial_metrics(sweep).items()
     os.kill(metrics["pid"], signal.SIGKILL)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1, out
-    final = _metrics(sweep)[trial_id]
+    final = trial_metrics(sweep)[trial_id]
     assert final["status"] == "failed" and final["error"] == "the trial's process died (attempt 1)"
     assert f"{trial_id}  FAILED: the trial's process died" in out
 
 
 def test_killed_driver_then_resume_reruns_nothing_finished(tmp_path: Path) -> None:
     experiments = "[{label: a}, {label: b}]"
-    proc = _sweep(tmp_path, SLOW.format(epochs=3, experiments=experiments), "--concurrency", "1",
+    proc = start_sweep(tmp_path, SLOW.format(epochs=3, experiments=experiments), "--concurrency", "1",
                   start_new_session=True)
     sweep = tmp_path / "results" / "space"
-    wait_for(lambda: any(m.get("status") == "completed" for m in _metrics(sweep).values()))
+    wait_for(lambda: any(m.get("status") == "completed" for m in trial_metrics(sweep).values()))
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started, like a crash
     proc.wait()
-    done_before = {t: m for t, m in _metrics(sweep).items() if m["status"] == "completed"}
+    done_before = {t: m for t, m in trial_metrics(sweep).items() if m["status"] == "completed"}
     assert len(done_before) == 1
 
     assert main(["run", str(tmp_path / "space.yaml"), "--results", str(tmp_path / "results"), "--resume"]) == 0
-    final = _metrics(sweep)
+    final = trial_metrics(sweep)
     assert len(final) == 2 and all(m["status"] == "completed" for m in final.values())
     for trial_id, metrics in done_before.items():
         assert final[trial_id] == metrics  # read back, not trained again
@@ -109,7 +93,7 @@ experiments:
     assert main(["run", str(space), "--results", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "1 of 2 trials did not complete" in out and "loss became nan" in out
-    by_label = {m["label"]: m for m in _metrics(tmp_path / "space").values()}
+    by_label = {m["label"]: m for m in trial_metrics(tmp_path / "space").values()}
     assert by_label["fine"]["status"] == "completed"
     assert by_label["diverges"]["status"] == "failed" and "loss became nan" in by_label["diverges"]["error"]
     assert (tmp_path / "space" / "trials" / by_label["diverges"]["trial_id"] / "error.txt").read_text()
@@ -119,7 +103,7 @@ def test_a_trial_that_raises_is_retried_recorded_off_the_console_and_exits_1(tmp
     """The data pass the driver's check, then a file breaks before the trials read it (a disk fault)."""
     data = tmp_path / "data"
     shutil.copytree(SHIPPED / "mnist", data)
-    proc = _sweep(tmp_path, SLOW.format(epochs=1, experiments="[{label: a}]").replace(
+    proc = start_sweep(tmp_path, SLOW.format(epochs=1, experiments="[{label: a}]").replace(
         "max_failures: 2", "max_failures: 1"), "--data-dir", str(data))
     wait_for(lambda: (tmp_path / "results" / "space" / "sweep.json").is_file())  # written after the check
     labels = data / "t10k-labels-idx1-ubyte.gz"
@@ -127,7 +111,7 @@ def test_a_trial_that_raises_is_retried_recorded_off_the_console_and_exits_1(tmp
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1, out
     assert "Traceback" not in out and "ERROR" not in out, out  # Ray's own tracebacks stay off the console
-    final = _metrics(tmp_path / "results" / "space")
+    final = trial_metrics(tmp_path / "results" / "space")
     assert [m["status"] for m in final.values()] == ["failed"]
     assert all(m["attempt"] == 2 for m in final.values())  # retried once, as max_failures says
     for trial_id, m in final.items():

@@ -60,7 +60,38 @@ def _obtain(config, folder: Path) -> tuple[np.ndarray, int]:
     return red.pixels, (folder / f"{reduce.key(config)}.npz").stat().st_ino
 
 
-def test_forest_key_depends_on_seed() -> None:
+def test_reduction_key_follows_rows_split_and_forest() -> None:
     keys = {reduce.key(resolve({"reduction": "rf", "reduction_k": 70, "seed": s})) for s in (0, 1)}
     assert keys == {"mnist-v5000-rf70-s0", "mnist-v5000-rf70-s1"}
     assert reduce.key(resolve({})) is None
+    pca = {"reduction": "pca", "reduction_k": 9}
+    assert reduce.key(resolve({**pca, "validation": 0.2, "validation_from": "random", "seed": 3})) == (
+        "mnist-v0.2-random3-pca9")
+    assert reduce.key(resolve({**pca, "validation_from": "random", "split_seed": 7, "seed": 3})) == (
+        "mnist-v5000-random7-pca9")
+    assert reduce.key(resolve({**pca, "validation": 0.2, "reduction_rows": "train"})) == "mnist-all-pca9"
+    study = resolve({"reduction": "rf", "reduction_k": 70, "reduction_rows": "train", "forest_rows": 1.0,
+                     "forest_labels": "onehot", "forest_seed": 42, "seed": 5})
+    assert reduce.key(study) == "mnist-all-rf70-s42-r1-onehot"
+
+
+def test_reduction_fits_the_trials_own_rows(tmp_path: Path) -> None:
+    """A random split's PCA is fitted on the rows that split fits on; `reduction_rows: train` on all."""
+    ds = data.load("mnist_small")
+    base = {"dataset": "mnist_small", "validation": 1000, "reduction": "pca", "reduction_k": 5}
+    drawn = resolve({**base, "validation_from": "random", "seed": 4})
+    fit = drawn.split(len(ds.y_train)).fit
+    assert np.allclose(reduce.obtain(drawn, tmp_path).mean, data.pixels(ds.x_train[fit]).mean(0), atol=1e-5)
+    every = resolve({**base, "reduction_rows": "train"})
+    assert np.allclose(reduce.obtain(every, tmp_path).mean, data.pixels(ds.x_train).mean(0), atol=1e-5)
+
+
+def test_forest_on_one_hot_labels_and_every_row() -> None:
+    """Study A's forest: every row per tree, one-hot targets, its own seed: as scikit-learn's own."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    ds = data.load("mnist_small")
+    x, y = data.pixels(ds.x_train[:1000]), ds.y_train[:1000]
+    red = reduce.fit("rf", 20, x, y, seed=42, forest_rows=1.0, onehot=True)
+    theirs = RandomForestClassifier(reduce.RF_TREES, random_state=42).fit(x, np.eye(10)[y])
+    assert np.allclose(red.scores, theirs.feature_importances_, atol=1e-6)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sweep.config import resolve
@@ -15,12 +16,52 @@ def test_shipped_spaces_expand(name: str, trials: int) -> None:
 
 
 def test_study_a_settings() -> None:
+    """The notebook's protocol: 4,998 validation rows (12,000 for exp0 and exp4, exp4's drawn at
+    random), reductions fitted on every training row, the forest as scikit-learn's default on one-hot
+    labels with random_state 42."""
     trials = load_space(SPACES / "study_a.yaml").trials()
     assert [t.hidden for t in trials[:4]] == [(128,), (128, 1), (128, 2), (128, 5)]
-    assert {(t.optimizer, t.batch_size, t.patience, t.max_epochs, t.validation) for t in trials} == {
-        ("rmsprop", 32, 2, 200, 5000)}
-    assert (trials[4].reduction, trials[4].reduction_k) == ("pca", 154)
-    assert (trials[5].reduction, trials[5].reduction_k) == ("rf", 70)
+    assert {(t.optimizer, t.batch_size, t.patience, t.max_epochs) for t in trials} == {("rmsprop", 32, 2, 200)}
+    assert [t.validation_rows(60000) for t in trials] == [12000] + [4998] * 3 + [12000] + [4998] * 6
+    exp4, exp5 = trials[4], trials[5]
+    assert (exp4.reduction, exp4.reduction_k, exp4.reduction_rows, exp4.validation_from) == (
+        "pca", 154, "train", "random")
+    assert (exp5.reduction, exp5.reduction_k, exp5.reduction_rows, exp5.forest_rows, exp5.forest_labels,
+            exp5.forest_seed) == ("rf", 70, "train", 1.0, "onehot", 42)
+
+
+def test_study_b_settings() -> None:
+    """train_test_split(train_size=5/6), seeded by the trial; KNN read as the one-hot fit does."""
+    trials = load_space(SPACES / "study_b.yaml").trials()
+    assert {(t.validation_rows(60000), t.validation_from) for t in trials} == {(10000, "random")}
+    from analysis.plan import parse
+
+    space = load_space(SPACES / "study_b.yaml")
+    assert parse(space.analysis, "study_b").vote == "majority"
+
+
+def test_a_child_starts_from_the_parent_of_its_seed_and_grid_values(write_space) -> None:
+    """Study B's Fashion-MNIST trial starts from its seed's MNIST trial; where the parent's label
+    spans a grid, each child from the parent with its own grid values."""
+    study = load_space(SPACES / "study_b.yaml", seeds=(0, 1))
+    trials = study.trials()
+    assert [(trials[i].seed, trials[p].dataset) for i, p in enumerate(study.parents()) if p is not None] == [
+        (0, "mnist"), (1, "mnist")]
+    space = load_space(write_space("params: {dropout: {grid: [0.0, 0.5]}}\n"
+                                   "experiments: [{label: a}, {label: b, init_from: a, max_epochs: 3}]"))
+    trials = space.trials()
+    pairs = [(trials[i].dropout, trials[p].dropout) for i, p in enumerate(space.parents()) if p is not None]
+    assert sorted(pairs) == [(0.0, 0.0), (0.5, 0.5)]
+
+
+def test_validation_fraction_counts_as_keras(write_space) -> None:
+    """A fraction leaves floor(rows x (1 - fraction)) to fit, as Keras' validation_split."""
+    config = resolve({"validation": 1 / 6, "validation_from": "random", "seed": 2})
+    rows = config.split(60000)
+    assert (len(rows.fit), len(rows.validation)) == (50000, 10000)
+    again = resolve({"validation": 10000, "validation_from": "random", "seed": 5, "split_seed": 2}).split(60000)
+    assert np.array_equal(rows.validation, again.validation)  # split_seed, not the trial's seed
+    assert resolve({"validation": 0.0833}).validation_rows(60000) == 4998
 
 
 def test_seeds_multiply_and_run_outermost(write_space) -> None:
