@@ -127,11 +127,12 @@ class Space:
             if not named:
                 raise SpaceError(f"{where}: no trial of seed {child.seed} has that label; name an experiment "
                                  f"label of this space")
+            # Experiments cross the same grid and samples: one of them agrees on all that they vary.
             varying = [n for n in FIELDS if len({json.dumps(getattr(trials[i], n)) for i in named}) > 1]
             found = [i for i in named if all(getattr(trials[i], n) == getattr(child, n) for n in varying)]
-            if not found:  # more than one cannot match: they would repeat one configuration
-                raise SpaceError(f"{where}: its {len(named)} trials of seed {child.seed} differ in "
-                                 f"{', '.join(varying)}, and none has this trial's values there; give it one of theirs")
+            if not found:
+                raise SpaceError(f"{where}: none of its trials of seed {child.seed} agrees with this one on "
+                                 f"{', '.join(varying)}")
             parent = trials[found[0]]
             if (parent.architecture, parent.activation) != (child.architecture, child.activation):
                 raise SpaceError(f"{where}: its parent is {parent.architecture} {parent.activation}, this trial "

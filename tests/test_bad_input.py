@@ -104,10 +104,6 @@ CASES = [
      "a trial starts only from the same layers"),
     ("space: init_from in a cycle", lambda t: ["run", _space(
         t, "experiments: [{label: a, init_from: b}, {label: b, init_from: a}]")], "init_from forms a cycle"),
-    ("space: init_from spans a grid", lambda t: ["run", _space(t, "params: {dropout: {grid: [0.0, 0.5]}, "
-                                                            "batch_size: {grid: [32, 64]}}\nexperiments: [{label: a}, "
-                                                            "{label: b, init_from: a, dropout: 0.2}]")],
-     "differ in dropout, batch_size, and none has this trial's values"),
     ("space: init_from under optuna", lambda t: ["run", _space(
         t, "search: optuna\nparams: {width: {choice: [8, 16]}, init_from: a}")], "an optuna search draws no labelled"),
     ("space: forest labels", lambda t: ["run", _space(t, "params: {forest_labels: binary}")],

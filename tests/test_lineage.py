@@ -54,11 +54,12 @@ experiments:
   - {label: child, init_from: diverges}
 """)
     assert main(["run", str(space), "--results", str(tmp_path)]) == 1
-    out = capsys.readouterr().out
+    progress = capsys.readouterr().err
     child = _by_label(tmp_path / "space")["child"]
     says = f"it starts from diverges (trial {child['started_from']}), which failed or was stopped early"
     assert child["status"] == "failed" and child["error"] == says
-    assert sum("FAILED" in line for line in out.splitlines() if child["trial_id"] in line) == 1
+    failed = [line for line in progress.splitlines() if f"{child['trial_id']}  FAILED" in line]
+    assert len(failed) == 1 and f"FAILED: {says}" in failed[0]
 
 
 def test_a_resumed_sweep_starts_the_child_from_the_parent_that_completed_before_the_crash(tmp_path: Path) -> None:
@@ -71,7 +72,11 @@ experiments:
 """
     proc = start_sweep(tmp_path, text, start_new_session=True)
     sweep = tmp_path / "results" / "space"
-    wait_for(lambda: any(m.get("status") == "completed" for m in trial_metrics(sweep).values()))
+
+    def saved() -> bool:  # Tune has saved its state since the parent completed
+        return any('"ended": [[' in state.read_text() for state in (sweep / "ray").rglob("searcher-state-*"))
+
+    wait_for(saved)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started, like a crash
     proc.wait()
     parent = _by_label(sweep)["parent"]
