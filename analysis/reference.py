@@ -57,6 +57,12 @@ class Printed:
     component: int = 0  # PCA_VARIANCE: 1 for the first component
     protocol: str = ""
 
+    @property
+    def precision(self) -> float:
+        """Half a unit of the last digit the number was written with (97.27: 0.005)."""
+        digits = repr(self.value).partition(".")[2].rstrip("0")
+        return 0.5 * 10.0 ** -len(digits)
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -135,7 +141,8 @@ def _number(key: str, value: Any, high: float) -> float:
 def compare(sweep: Sweep, reference: Reference, records: list[dict],
             variance: Callable[[Trial, str, int], np.ndarray]) -> pd.DataFrame:
     """One row per printed number: the study's value and protocol, then ours over the sweep's
-    seeds (mean, std, min, max, n) and the protocol ours was measured under. `records` are the
+    seeds (mean, std, min, max, n), whether the study's lies within our range to the precision it
+    was printed with, and the protocol ours was measured under. `records` are the
     report's probe records; `variance(trial, layer, k)` the first k explained variance ratios."""
     import numpy as np
     import pandas as pd
@@ -152,7 +159,8 @@ def compare(sweep: Sweep, reference: Reference, records: list[dict],
                      "std": found.std(ddof=1) if len(found) > 1 else np.nan,
                      "min": found.min() if len(found) else np.nan, "max": found.max() if len(found) else np.nan,
                      "n": len(found), "difference": found.mean() - p.value if len(found) else np.nan,
-                     "within_range": bool(found.min() <= p.value <= found.max()) if len(found) > 1 else None,
+                     "within_range": bool(found.min() - p.precision <= p.value <= found.max() + p.precision)
+                     if len(found) > 1 else None,
                      "study_protocol": p.protocol, "our_protocol": ours})
     return pd.DataFrame(rows)
 

@@ -440,6 +440,8 @@ def bench_analysis(tmp: Path, quick: bool) -> tuple[list[str], dict]:
         space = _space(tmp, name, doc, **params)
         _, sweep_wall, metrics = _sweep(space, tmp, "--name", name)
         cold, warm, split = _report_walls(tmp / name)
+        print(f"so far: {name}: sweep {sweep_wall:.0f} s, report cold {cold:.0f} s, warm {warm:.0f} s, cold jobs "
+              f"{json.dumps(split)}", file=sys.stderr, flush=True)  # kept if the follow run is cut short
         lag = _follow_lag(space, tmp, f"{name}-follow")
         ratio = cold / sweep_wall
         lines += [_line(f"analysis[default,{name}]", ratio, "<=1.0(aim 0.5)", ratio <= 1.0)

@@ -88,7 +88,7 @@ def _sweep(study: str, seeds: str, tmp: Path, *report: str) -> Path:
                     "--results", str(tmp), "--name", study], check=True, cwd=ROOT, stdout=sys.stderr)
     if report:
         subprocess.run([sys.executable, "-m", "mlp_sweep", "report", str(tmp / study), "--quiet", *report],
-                       check=True, cwd=ROOT)
+                       check=True, cwd=ROOT, stdout=sys.stderr)
     return tmp / study
 
 

@@ -3,6 +3,8 @@ the parent completes, trained on from its weights, failed with it, and resumed a
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 from pathlib import Path
@@ -21,6 +23,8 @@ experiments:
   - {label: child, init_from: parent, max_epochs: 1}
   - {label: parent, max_epochs: 4}
   - {label: fresh, max_epochs: 1}
+  - {label: diverges, optimizer: sgd, learning_rate: 1.0e+30, max_epochs: 2}
+  - {label: orphan, init_from: diverges, optimizer: sgd, max_epochs: 1}
 """
 
 
@@ -32,33 +36,36 @@ def _history(sweep: Path, metrics: dict) -> pd.DataFrame:
     return pd.read_csv(sweep / "trials" / metrics["trial_id"] / "history.csv")
 
 
-def test_a_child_trains_on_from_its_parents_end(tmp_path: Path) -> None:
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
-    assert main(["run", str(space), "--results", str(tmp_path)]) == 0
-    trials = _by_label(tmp_path / "space")
+@pytest.fixture(scope="module")
+def lineage(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
+    """One sweep of SPACE: its exit code, folder and progress lines."""
+    tmp = tmp_path_factory.mktemp("lineage")
+    (tmp / "space.yaml").write_text(SPACE)
+    progress = io.StringIO()
+    with contextlib.redirect_stderr(progress):
+        code = main(["run", str(tmp / "space.yaml"), "--results", str(tmp)])
+    return code, tmp / "space", progress.getvalue()
+
+
+def test_a_child_trains_on_from_its_parents_end(lineage) -> None:
+    _, sweep, _ = lineage
+    trials = _by_label(sweep)
     parent, child, fresh = trials["parent"], trials["child"], trials["fresh"]
-    assert child["started_from"] == parent["trial_id"] and "started_from" not in fresh
+    assert child["status"] == "completed" and child["started_from"] == parent["trial_id"]
+    assert "started_from" not in fresh
     assert child["trial_started"] >= parent["trial_ended"]  # submitted once the parent completed
-    first = _history(tmp_path / "space", child).accuracy[0]
-    assert abs(first - _history(tmp_path / "space", parent).accuracy.iloc[-1]) < 0.03
-    assert first > _history(tmp_path / "space", fresh).accuracy[0] + 0.05
+    first = _history(sweep, child).accuracy[0]
+    assert abs(first - _history(sweep, parent).accuracy.iloc[-1]) < 0.03
+    assert first > _history(sweep, fresh).accuracy[0] + 0.05
 
 
-def test_a_parent_that_fails_fails_its_children_in_one_line(tmp_path: Path, capsys) -> None:
-    space = tmp_path / "space.yaml"
-    space.write_text("""
-params: {dataset: mnist_small, validation: 1000, hidden: [16], max_epochs: 2, patience: null, optimizer: sgd}
-experiments:
-  - {label: diverges, learning_rate: 1.0e+30}
-  - {label: child, init_from: diverges}
-""")
-    assert main(["run", str(space), "--results", str(tmp_path)]) == 1
-    progress = capsys.readouterr().err
-    child = _by_label(tmp_path / "space")["child"]
-    says = f"it starts from diverges (trial {child['started_from']}), which failed or was stopped early"
-    assert child["status"] == "failed" and child["error"] == says
-    failed = [line for line in progress.splitlines() if f"{child['trial_id']}  FAILED" in line]
+def test_a_parent_that_fails_fails_its_children_in_one_line(lineage) -> None:
+    code, sweep, progress = lineage
+    assert code == 1
+    orphan = _by_label(sweep)["orphan"]
+    says = f"it starts from diverges (trial {orphan['started_from']}), which failed or was stopped early"
+    assert orphan["status"] == "failed" and orphan["error"] == says
+    failed = [line for line in progress.splitlines() if f"{orphan['trial_id']}  FAILED" in line]
     assert len(failed) == 1 and f"FAILED: {says}" in failed[0]
 
 

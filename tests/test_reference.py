@@ -26,6 +26,7 @@ def test_the_studies_carry_every_number_they_printed() -> None:
         found[study] = reference.parse(space.reference, study, space.labels).numbers
     assert len(found["study_a"]) == 10 + 1 + 2 + 3  # 10 test accuracies, exp4's holdout, PCA ratios
     assert [p.value for p in found["study_a"] if p.label == "exp4"] == [96.24]
+    assert [p.precision for p in found["study_a"][-5:]] == pytest.approx([5e-4, 5e-4, 5e-4, 5e-4, 5e-3])
     knn = [p for p in found["study_b"] if p.measure.startswith("umap-knn")]
     assert len(knn) == 2 * 3 * 3 and {p.layer for p in knn} == {"raw", "hidden_1", "hidden_2"}
 
