@@ -111,15 +111,10 @@ def plain_report(layers: list[dict], subsample: int, probe_rows: int | None, see
     from sklearn.preprocessing import StandardScaler
 
     from analysis.embed import stratified
-    from analysis.layers import load_rows
 
-    phases: dict[str, float] = {}
-    timed = _Phases(phases)
-    out = []
-    start = time.perf_counter()
-    for layer in layers:
-        with timed("load"):
-            train, y, test, y_test = load_rows(layer["trial_folder"], layer["layer"], layer["dataset"], None)
+    loop = _Loop("plain")
+    timed, out = loop.timed, []
+    for layer, (train, y, test, y_test) in loop.over(layers):
         fit = stratified(y, probe_rows or len(y), seed)
         train_fit, y_fit = train[fit], y[fit]
         scores = {}
@@ -147,9 +142,7 @@ def plain_report(layers: list[dict], subsample: int, probe_rows: int | None, see
             with timed("pacmap"):
                 pacmap.PaCMAP(n_components=2, random_state=seed).fit_transform(shown, init="pca")
         out.append({**layer, "width": train.shape[1], "scores": scores})
-        print(f"plain: {layer['layer']} of {layer['source']} ({train.shape[1]} wide) done at "
-              f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    return {"seconds": time.perf_counter() - start, "phases": phases, "layers": out}
+    return loop.result(out)
 
 
 def plain_probes(layers: list[dict]) -> dict:
@@ -180,17 +173,12 @@ def plain_study(layers: list[dict], study: str, rows: int | None) -> dict:
     import numpy as np
 
     from analysis.embed import stratified
-    from analysis.layers import load_rows
 
-    phases: dict[str, float] = {}
-    timed = _Phases(phases)
-    out = []
-    start = time.perf_counter()
-    for layer in layers:
-        with timed("load"):
-            train, y, test, y_test = load_rows(layer["trial_folder"], layer["layer"], layer["dataset"], None)
-            shown = stratified(y, rows or len(y), 0)
-            train, y = train[shown], y[shown]
+    loop = _Loop(f"plain {study}")
+    timed, out = loop.timed, []
+    for layer, (train, y, test, y_test) in loop.over(layers):
+        shown = stratified(y, rows or len(y), 0)
+        train, y = train[shown], y[shown]
         scores = {}
         if train.shape[1] <= 2:  # a layer of one or two units is drawn as it is, on both sides
             pass
@@ -220,9 +208,29 @@ def plain_study(layers: list[dict], study: str, rows: int | None) -> dict:
                     predicted = KNeighborsClassifier(k).fit(emb, onehot).predict(emb_test).argmax(1)
                     scores[f"umap-knn{k}"] = float((predicted == y_test).mean())
         out.append({**layer, "scores": scores})
-        print(f"plain {study}: {layer['layer']} of {layer['source']} done at {time.perf_counter() - start:.0f} s",
-              file=sys.stderr, flush=True)
-    return {"seconds": time.perf_counter() - start, "phases": phases, "layers": out}
+    return loop.result(out)
+
+
+class _Loop:
+    """A plain loop over layers, one after another: each layer's rows loaded (timed as `load`), the
+    caller's phases timed with `timed`, a line on stderr as each layer is done."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.phases, self.start = name, {}, time.perf_counter()
+        self.timed = _Phases(self.phases)
+
+    def over(self, layers: list[dict]):
+        from analysis.layers import load_rows
+
+        for layer in layers:
+            with self.timed("load"):
+                rows = load_rows(layer["trial_folder"], layer["layer"], layer["dataset"], None)
+            yield layer, rows
+            print(f"{self.name}: {layer['layer']} of {layer['source']} ({rows[0].shape[1]} wide) done at "
+                  f"{time.perf_counter() - self.start:.0f} s", file=sys.stderr, flush=True)
+
+    def result(self, layers: list[dict]) -> dict:
+        return {"seconds": time.perf_counter() - self.start, "phases": self.phases, "layers": layers}
 
 
 class _Phases:
