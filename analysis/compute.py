@@ -13,7 +13,7 @@ import pandas as pd
 
 from analysis import plots, reference, similarity
 from analysis.embed import Cache, pca, stratified
-from analysis.layers import RAW_PIXELS, load_rows
+from analysis.layers import load_rows
 from analysis.plan import Plan
 from analysis.results import Sweep, Trial
 from sweep import data
@@ -93,8 +93,8 @@ class Computed:
 
     def similarity(self, trial: Trial) -> similarity.Similarity:
         """CKA of the trial's raw pixels, hidden layers and output (kept on disk)."""
-        x_test = self.dataset(trial.config.dataset).x_test
-        return similarity.within_trial(trial, x_test, similarity.ROWS, self.seed, self.cache / "similarity")
+        return similarity.within_trial(trial, self.dataset(trial.config.dataset), similarity.ROWS, self.seed,
+                                       self.cache / "similarity")
 
     def _trial(self, trial: Trial) -> TrialFigures:
         ds = self.dataset(trial.config.dataset)
@@ -107,7 +107,7 @@ class Computed:
             y_test = acts["y_test"]
             settling = plots.running_sums({name: acts[f"{name}_train"] for name in trial.hidden_layers},
                                           acts["y_train"], SETTLING_CLASS)
-        points = {RAW_PIXELS: data.pixels(images[drawn.index]),
+        points = {f"raw {ds.inputs}": ds.scaled(images[drawn.index]),
                   **{name: x[drawn.positions].astype(np.float32) for name, x in layers.items()}}
         chosen = {name: [n for layer, n in self.plan.nodes if layer in (None, name) and n < x.shape[1]]
                   for name, x in layers.items()}

@@ -1,5 +1,5 @@
 // The embedding explorer (analysis/explorer.py writes its data). One scatter plot per layer, all
-// drawing the same rows: hover shows the digit, its true and predicted class; the legend toggles a
+// drawing the same rows: hover shows the picture (where the data are images), its true and predicted class; the legend toggles a
 // class everywhere; a selection in one layer highlights those rows in every layer and method.
 function mlpExplorer(root) {
   const spec = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
@@ -67,10 +67,12 @@ function mlpExplorer(root) {
     say();
   });
   gd.on('plotly_hover', ev => {
-    const i = ev.points[0].customdata, side = 2 * spec.side, column = i % spec.columns;
+    const i = ev.points[0].customdata, w = 56 * spec.width / Math.max(spec.width, spec.height, 1),
+      h = 56 * spec.height / Math.max(spec.width, spec.height, 1), column = i % spec.columns;
     const digit = tip.querySelector('.digit');
-    digit.style.backgroundSize = `${spec.columns * side}px auto`;
-    digit.style.backgroundPosition = `-${column * side}px -${((i - column) / spec.columns) * side}px`;
+    digit.hidden = !spec.sheet;
+    Object.assign(digit.style, {width: `${w}px`, height: `${h}px`, backgroundSize: `${spec.columns * w}px auto`,
+      backgroundPosition: `-${column * w}px -${((i - column) / spec.columns) * h}px`});
     tip.querySelector('.text').innerHTML = `true <b>${spec.classes[spec.true[i]]}</b>, predicted <b>${spec.classes[spec.pred[i]]}</b>`
       + `<br>trial ${spec.trial}<br>train row ${spec.rows[i]}`;
     const at = ev.event || {clientX: 0, clientY: 0};

@@ -1,11 +1,11 @@
 """The embedding explorer: a trial's raw pixels and every hidden layer side by side, one method at
 a time, drawn in the browser by Plotly (`explorer.js`).
 
-Zoom and pan each layer; hover a point for its digit, true and predicted class; click a class in
-the legend to hide or show it everywhere; select points in one layer (box or lasso) to highlight
-the same rows in every other. The page carries the data compactly: coordinates as 16-bit integers
-scaled to each embedding's range, and the digits as one 4-bit PNG sheet per set of rows, shared by
-every explorer that draws those rows.
+Zoom and pan each layer; hover a point for its picture (where the data are images), its true and
+predicted class; click a class in the legend to hide or show it everywhere; select points in one
+layer (box or lasso) to highlight the same rows in every other. The page carries the data
+compactly: coordinates as 16-bit integers scaled to each embedding's range, and the pictures as one
+4-bit PNG sheet per set of rows, shared by every explorer that draws those rows.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from analysis.interactive import Live, plotly_assets
 from analysis.layers import TEST, LayerResult
 from analysis.plots import TAB10
 from analysis.results import Trial
+from sweep.data import Dataset
 
 LEVELS = 65_535  # coordinates are stored as uint16 between an embedding's minimum and maximum
 SHEET_COLUMNS = 100  # digits per row of the sheet
@@ -46,26 +47,26 @@ class Explorer:
     true: np.ndarray  # [n] class index per row
     pred: np.ndarray  # [n] the trial's predicted class
     rows: np.ndarray  # [n] the data set's train row of each point
-    images: np.ndarray  # [n, h, w] uint8, the digit of each point
+    images: np.ndarray | None  # [n, h, w] grey uint8, the picture of each point; None: not images
     coords: dict[str, dict[str, np.ndarray]]  # method -> layer -> [n, 2]
     notes: dict[str, dict[str, str]]  # method -> layer -> the embedding's note
 
     def live(self) -> Live:
-        sheet, css = digit_sheet(self.images)
+        sheet, css = digit_sheet(self.images) if self.images is not None else ("", "")
+        height, width = self.images.shape[1:] if self.images is not None else (0, 0)
         spec = {"trial": html.escape(self.trial), "classes": [html.escape(c) for c in self.classes], "colours": TAB10,
                 "true": self.true.tolist(), "pred": self.pred.tolist(), "rows": self.rows.tolist(), "sheet": sheet,
-                "columns": SHEET_COLUMNS, "side": self.images.shape[1],
+                "columns": SHEET_COLUMNS, "height": height, "width": width,
                 "methods": {TITLES[m]: {layer: {"xy": _quantized(xy), "range": _range(xy), "note": self.notes[m][layer]}
                                         for layer, xy in layers.items()} for m, layers in self.coords.items()}}
         data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the script
         fragment = (f"<div class='explorer'><script type='application/json'>{data}</script>"
                     "<script>mlpExplorer(document.currentScript.parentElement)</script></div>")
-        assets = {"explorer": f"<style>{STYLE}</style><script>{SCRIPT}</script>", sheet: css}
+        assets = {"explorer": f"<style>{STYLE}</style><script>{SCRIPT}</script>", **({sheet: css} if sheet else {})}
         return Live(fragment, {**plotly_assets(), **assets})
 
 
-def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, classes: list[str],
-             most: int) -> Explorer | None:
+def of_trial(trial: Trial, drawn: dict[str, LayerResult], ds: Dataset, most: int) -> Explorer | None:
     """The explorer of a trial's layers as drawn (raw pixels first), with the methods that draw the
     same training rows of every layer, at most `most` of them: the set of rows most methods share.
     None if no method qualifies."""
@@ -80,8 +81,9 @@ def of_trial(trial: Trial, drawn: dict[str, LayerResult], x_train: np.ndarray, c
         return None
     methods = max(by_rows.values(), key=len)
     rows = next(iter(drawn.values())).positions[methods[0]]
-    return Explorer(trial=f"{trial.config.label} {trial.trial_id}".strip(), classes=classes, true=y[rows],
-                    pred=pred[rows], rows=index[rows], images=x_train[index[rows]],
+    return Explorer(trial=f"{trial.config.label} {trial.trial_id}".strip(), classes=list(ds.classes), true=y[rows],
+                    pred=pred[rows], rows=index[rows],
+                    images=ds.pictures(ds.x_train[index[rows]]) if ds.images else None,
                     coords={m: {layer: r.coords[m] for layer, r in drawn.items()} for m in methods},
                     notes={m: {layer: r.notes[m] for layer, r in drawn.items()} for m in methods})
 
@@ -91,11 +93,11 @@ def digit_sheet(images: np.ndarray) -> tuple[str, str]:
     `SHEET_COLUMNS` to a row; and the style that defines it."""
     from PIL import Image
 
-    n, side = len(images), images.shape[1]
-    grid = np.zeros((-(-n // SHEET_COLUMNS) * side, SHEET_COLUMNS * side), np.uint8)
+    n, height, width = images.shape
+    grid = np.zeros((-(-n // SHEET_COLUMNS) * height, SHEET_COLUMNS * width), np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, SHEET_COLUMNS)
-        grid[r * side:(r + 1) * side, c * side:(c + 1) * side] = image >> 4
+        grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = image >> 4
     sheet = Image.fromarray(grid, "P")
     sheet.putpalette([v * 17 for v in range(16) for _ in range(3)])
     buf = io.BytesIO()

@@ -28,7 +28,7 @@ import numpy as np
 
 from analysis import embed, probes
 from analysis.embed import Cache
-from sweep.folder import TrialFolder
+from sweep.folder import SweepFolder, TrialFolder
 from sweep.storage import Storage
 
 RAW = "raw"  # the layer id of a data set's raw pixels
@@ -151,8 +151,14 @@ def load_rows(trial_folder: str, layer: str, dataset: str, data_dir: str | None,
         index_train, index_test = acts["index_train"], acts["index_test"]
     from sweep import data
 
+    if dataset not in data.SOURCES:  # the user's own, in the sweep's data/, which this process may not have read
+        storage = Storage(sweep_uri) if sweep_uri else None
+        home = storage.mirror if storage else SweepFolder(folder.path.parents[1])
+        if storage:
+            storage.pull(home.data)
+        data.adopt(home.data)
     ds = data.load(dataset, data_dir)
-    return data.pixels(ds.x_train[index_train]), y_train, data.pixels(ds.x_test[index_test]), y_test
+    return ds.scaled(ds.x_train[index_train]), y_train, ds.scaled(ds.x_test[index_test]), y_test
 
 
 def run_layer(job: LayerJob) -> LayerResult:

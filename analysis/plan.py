@@ -312,7 +312,7 @@ def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common
     trials shown in full their embeddings; a layer of width <= 2 is its own embedding. `common`
     goes to every job (data_dir, seed, sweep_uri)."""
     from analysis.layers import PROBES, RAW, RAW_PIXELS, UMAP, LayerJob
-    from sweep.data import PIXELS
+    from sweep import data
 
     chosen = shown(sweep, plan, strict)
     raw: dict[str, tuple[Trial, bool]] = {}
@@ -335,7 +335,7 @@ def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common
         shapes = trial.shapes()
         raw_layers.append((LayerJob(dataset=trial.config.dataset, source=RAW_PIXELS, label="", layer=RAW,
                                     task=PROBES, trial_folder=str(trial.files.path), cache_dir=str(cache / key),
-                                    width=PIXELS, n_train=shapes["y_train"][0],
+                                    width=data.info(trial.config.dataset).features, n_train=shapes["y_train"][0],
                                     n_test=shapes["y_test"][0], **common), drawn))
     jobs = []
     for base, drawn in raw_layers + layers:

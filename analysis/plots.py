@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis.embed import TITLES
-from analysis.layers import RAW, RAW_PIXELS
+from analysis.layers import RAW
 from analysis.results import finished
 
 CMAP = "tab10"
@@ -167,14 +167,14 @@ def plot_probes_by_layer(records: list[dict], probe: str, names: dict[str, str])
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         rows = frame[frame.dataset == dataset]
-        raw = rows[rows.source == RAW_PIXELS]
-        for source, group in rows[rows.source != RAW_PIXELS].groupby("source", sort=False):
+        raw = rows[rows.layer == RAW]
+        for source, group in rows[rows.layer != RAW].groupby("source", sort=False):
             points = pd.concat([raw, group])
             depth = [0 if layer == RAW else int(layer.split("_")[1]) for layer in points.layer]
             ax.plot(depth, 100 * points.accuracy, marker="o", label=names.get(source, source), alpha=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(dataset, fontsize=9)
-        _label(ax, "layer (0 = raw pixels)", f"{probe} accuracy %", {"fontsize": 6, "ncol": 2})
+        _label(ax, "layer (0 = raw input)", f"{probe} accuracy %", {"fontsize": 6, "ncol": 2})
     fig.tight_layout()
     return fig
 
@@ -237,20 +237,25 @@ def plot_cka(matrices: dict[str, np.ndarray], names: list[str]) -> Figure:
     return fig
 
 
-def plot_probabilities(image: np.ndarray, proba: np.ndarray, true: int, classes: list[str], row: int) -> Figure:
-    """One test image and the probability the trial gives each class; the true class in green,
-    a wrong prediction in red."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 2.6), width_ratios=[1, 3])
-    left.imshow(image, cmap="gray_r")
-    left.set_title(f"test image {row}: {classes[true]}", fontsize=8)
-    left.axis("off")
+def plot_probabilities(picture: np.ndarray | None, proba: np.ndarray, true: int, classes: list[str],
+                       row: int) -> Figure:
+    """One test row's picture (where the data are images) and the probability the trial gives each
+    class; the true class in green, a wrong prediction in red."""
+    if picture is None:
+        fig, right = plt.subplots(figsize=(5.6, 2.6))
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 2.6), width_ratios=[1, 3])
+        left.imshow(picture, cmap="gray_r")
+        left.set_title(f"test image {row}: {classes[true]}", fontsize=8)
+        left.axis("off")
     predicted = int(np.argmax(proba))
     colours = ["#2ca02c" if c == true else "#d62728" if c == predicted else "#4c72b0" for c in range(len(classes))]
     right.bar(range(len(classes)), proba, color=colours)
     right.set_xticks(range(len(classes)), classes, fontsize=7, rotation=45 if max(map(len, classes)) > 2 else 0)
     right.set_ylim(0, 1)
     right.set_ylabel("probability", fontsize=8)
-    right.set_title(f"predicted {classes[predicted]} ({proba[predicted]:.3f})", fontsize=8)
+    right.set_title(f"{'' if picture is not None else f'test row {row} ({classes[true]}): '}predicted "
+                    f"{classes[predicted]} ({proba[predicted]:.3f})", fontsize=8)
     right.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
@@ -457,18 +462,29 @@ def plot_embeddings(grid: dict[str, dict[str, np.ndarray]], labels: dict[str, np
     return fig
 
 
-def plot_pixel_importance(scores: np.ndarray, pixels: np.ndarray, digit: np.ndarray) -> Figure:
-    """A random forest's pixel importances as a map of the image, and its chosen pixels on one image."""
+def plot_pixel_importance(scores: np.ndarray, kept: np.ndarray, picture: np.ndarray) -> Figure:
+    """A random forest's pixel importances as a map of the image (summed over channels), and its
+    kept pixels on one picture [H, W]."""
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
-    image = axes[0].imshow(scores.reshape(digit.shape), cmap="hot")
+    image = axes[0].imshow(scores.reshape(*picture.shape, -1).sum(-1), cmap="hot")
     fig.colorbar(image, ax=axes[0], fraction=0.046)
     axes[0].set_title("pixel importance", fontsize=9)
-    axes[1].imshow(digit, cmap="gray_r")
-    rows, cols = np.unravel_index(pixels, digit.shape)
+    axes[1].imshow(picture, cmap="gray_r")
+    rows, cols = np.unravel_index(kept // (scores.size // picture.size), picture.shape)
     axes[1].scatter(cols, rows, s=12, facecolors="none", edgecolors="red")
-    axes[1].set_title(f"top {len(pixels)} pixels", fontsize=9)
+    axes[1].set_title(f"top {len(kept)} pixels", fontsize=9)
     for ax in axes:
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_importance(scores: np.ndarray, kept: np.ndarray) -> Figure:
+    """A random forest's importance of every feature, the kept ones in red."""
+    fig, ax = plt.subplots(figsize=(min(12, 3 + 0.25 * len(scores)), 3.2))
+    colours = np.where(np.isin(np.arange(len(scores)), kept), "#d62728", "#4c72b0")
+    ax.bar(np.arange(len(scores)), scores, color=colours)
+    _label(ax, "feature", "importance")
     fig.tight_layout()
     return fig
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis import explorer, interactive, plots, reference, similarity, tables
@@ -216,7 +217,9 @@ def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions,
     """The page, its tables and figures from the results in so far."""
     trials = sweep.table()
     chosen = shown(sweep, plan, strict=not partial)
-    records = [r for res in results for r in res.records]
+    # The raw input's rows named for what it is: raw pixels, or raw features where rows are not images.
+    records = [r | ({"source": f"raw {computed.dataset(r['dataset']).inputs}"} if r["layer"] == RAW else {})
+               for res in results for r in res.records]
     page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out,
                 refresh=30 if partial else None, kept=out / "cache" / "drawn")
     configs = tables.configurations(trials)
@@ -376,7 +379,8 @@ def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.Dat
     if not records:
         return page.text("No probes: the analysis plan asks for none, or no trial has completed yet.")
     frame = pd.DataFrame(records)
-    page.text("Each probe's test accuracy on every layer; raw pixels are the input before any reduction. "
+    page.text("Each probe's test accuracy on every layer; raw pixels (or features) are the input before any "
+              "reduction. "
               + " ".join(_probe_text(name, group) for name, group in frame.groupby("probe", sort=False)))
     page.table(table, "Test accuracy of each probe, by layer.")
     names = {t: f"{label} {arch}".strip() for t, label, arch in zip(trials.trial_id, trials.label.fillna(""),
@@ -431,7 +435,7 @@ def _similarity(page: Page, across: list[similarity.SweepSimilarity], partial: b
               f"lowest seed), on the same {similarity.ROWS} stratified test rows of its data set: 1 for "
               f"representations equal up to a rotation and scale. Left the plain estimator, right the debiased one "
               f"(no drift towards 1 for wide layers). Each trial shown in full below also compares its own layers "
-              f"with the raw pixels and its output.")
+              f"with the raw input and its output.")
     for found in across:
         page.figure(f"cka_{found.dataset}", plots.plot_cka(found.layers.matrices(), found.layers.names),
                     f"{found.dataset}: every hidden layer against every other, grouped by architecture.")
@@ -443,7 +447,7 @@ def _similarity(page: Page, across: list[similarity.SweepSimilarity], partial: b
 def _pixels(page: Page, sweep: Sweep, chosen: list[Trial], computed: Computed) -> None:
     """Per data set, two raw pixels against each other: the plan's pair, or the one that best
     separates the classes and the best of the others."""
-    datasets = list(dict.fromkeys(t.config.dataset for t in sweep.completed()))
+    datasets = [d for d in dict.fromkeys(t.config.dataset for t in sweep.completed()) if computed.dataset(d).images]
     if not datasets:
         return
     plan = computed.plan
@@ -452,8 +456,8 @@ def _pixels(page: Page, sweep: Sweep, chosen: list[Trial], computed: Computed) -
         trial = next((t for t in chosen if t.config.dataset == dataset), None)
         pair = computed.pixels(dataset, trial)
         ds = computed.dataset(dataset)
-        side = ds.x_test.shape[2]
-        names = [f"pixel {p} (row {p // side}, column {p % side})" for p in pair.pixels]
+        names = [f"pixel {p} ({', '.join(f'{axis} {i}' for axis, i in zip(('row', 'column', 'channel'), at))})"
+                 for p in pair.pixels for at in [np.unravel_index(p, ds.shape)]]
         chosen_by = ("as the analysis plan names them" if plan.pixels else
                      "the one that best separates the classes (largest ANOVA F) and the best of the others once its "
                      "correlation with the first is discounted")
@@ -473,10 +477,14 @@ def _reductions(page: Page, sweep: Sweep, computed: Computed) -> None:
     page.section("reductions", "Input reductions")
     for path, dataset in sorted(saved.items()):
         red = reduce.load(path)
-        if red.method == "rf":
-            digit = computed.dataset(dataset).x_test[0]
-            page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.pixels, digit),
+        ds = computed.dataset(dataset)
+        if red.method == "rf" and ds.images:
+            picture = ds.pictures(ds.x_test[:1])[0]
+            page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.pixels, picture),
                         f"{path.stem}: random-forest pixel importance and the {red.k} pixels kept.")
+        elif red.method == "rf":
+            page.figure(f"reduction_{path.stem}", plots.plot_feature_importance(red.scores, red.pixels),
+                        f"{path.stem}: random-forest importance of each feature; the {red.k} kept in red.")
         else:
             page.figure(f"reduction_{path.stem}", plots.plot_explained_variance(red.scores),
                         f"{path.stem}: cumulative explained variance of the kept components "
@@ -503,18 +511,21 @@ def _trial_section(page: Page, trial: Trial, drawn: dict[str, LayerResult], colu
     page.figure(f"{tid}_confusion", plots.plot_confusions(trial.confusion(), classes), "Confusion matrices.")
     with trial.activations() as acts:
         pred, y_test, index = acts["pred_test"][:25], acts["y_test"][:25], acts["index_test"]
-        page.heading("Test images")
-        page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.x_test[index[:25]], y_test, pred, classes),
-                    "The first 25 test images, predicted / true; wrong ones in red.")
+        if ds.images:
+            page.heading("Test images")
+            page.figure(f"{tid}_test_images", plots.plot_image_grid(ds.pictures(ds.x_test[index[:25]]), y_test, pred,
+                                                                    classes),
+                        "The first 25 test images, predicted / true; wrong ones in red.")
         image = options.image  # a trial keeps every test row, in the data set's order
-        page.figure(f"{tid}_probabilities", plots.plot_probabilities(ds.x_test[index[image]], acts["proba_test"][image],
+        picture = ds.pictures(ds.x_test[index[image:image + 1]])[0] if ds.images else None
+        page.figure(f"{tid}_probabilities", plots.plot_probabilities(picture, acts["proba_test"][image],
                                                                      int(acts["y_test"][image]), classes, image),
-                    f"The output of the trial for test image {options.image} (--image): its probability for each "
-                    f"class.")
+                    f"The output of the trial for test {'image' if ds.images else 'row'} {options.image} (--image): "
+                    f"its probability for each class.")
     own = figures.similarity
     page.heading("Layer similarity (CKA)")
     page.figure(f"{tid}_cka", plots.plot_cka(own.matrices(), own.names),
-                f"Linear centered kernel alignment between raw pixels, each hidden layer and the output "
+                f"Linear centered kernel alignment between raw {ds.inputs}, each hidden layer and the output "
                 f"probabilities, on the same {own.rows} test rows: 1 for representations equal up to a rotation "
                 f"and scale. Left the plain estimator, right the debiased one (no drift towards 1 for wide layers).")
     rows = figures.drawn
@@ -523,7 +534,7 @@ def _trial_section(page: Page, trial: Trial, drawn: dict[str, LayerResult], colu
     page.heading("PCA to 3 components")
     colour = plan.colour("pca")
     page.figure(f"{tid}_pca_3d", plots.plot_pca_3d(points, rows.by(colour), classes),
-                f"Raw pixels and each hidden layer on their first three principal components, {len(rows.index)} "
+                f"Raw {ds.inputs} and each hidden layer on their first three principal components, {len(rows.index)} "
                 f"{rows.which} rows coloured by {colour} class; explained variance ratios: {ratios}. The menu "
                 f"switches the representation, drag to rotate, scroll to zoom, click a class in the legend to hide it.",
                 live=interactive.pca_3d(points, rows.by(colour), classes))
@@ -557,16 +568,17 @@ def _embeddings(page: Page, trial: Trial, drawn: dict[str, LayerResult], columns
     labels = {f"{layer}/{c}": groups["test" if c.endswith(TEST) else "train"][r.positions[c]]
               for layer, r in drawn.items() for c in r.coords}
     notes = {f"{layer}/{c}": note for layer, r in drawn.items() for c, note in r.notes.items()}
-    explore = explorer.of_trial(trial, drawn, ds.x_train, list(ds.classes), EXPLORED_ROWS)
+    explore = explorer.of_trial(trial, drawn, ds, EXPLORED_ROWS)
     page.heading(f"Embeddings: {', '.join(TITLES[c] for c in shown_columns)}")
     page.figure(f"{trial.trial_id}_embeddings",
                 plots.plot_embeddings({k: r.coords for k, r in drawn.items()}, labels, notes, list(ds.classes),
                                       shown_columns),
-                f"2-D embeddings of the training rows (and, where a column says so, of the test rows): raw pixels and "
-                f"each hidden layer, coloured by {colour} class."
-                + (" Hover a point for its image, true and predicted class; click a class in the legend to hide "
-                   "it; select points in one layer to see the same rows in the others; the menu switches the "
-                   f"method (figures/{trial.trial_id}_embeddings.png has them all at once)." if explore else ""),
+                f"2-D embeddings of the training rows (and, where a column says so, of the test rows): raw {ds.inputs} "
+                f"and each hidden layer, coloured by {colour} class."
+                + (f" Hover a point for its {'image, ' if ds.images else ''}true and predicted class; click a "
+                   "class in the legend to hide it; select points in one layer to see the same rows in the others; "
+                   f"the menu switches the method (figures/{trial.trial_id}_embeddings.png has them all at once)."
+                   if explore else ""),
                 live=explore.live() if explore else None)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweep import data
 from sweep.config import FIELDS, SHORTHAND, TrialConfig, resolve
 from sweep.errors import SweepError
 from sweep.folder import FINISHED, STARTING, STOPPED, SweepFolder, TrialFolder
@@ -135,6 +136,7 @@ def load_sweep(folder: str | Path) -> Sweep:
     files = SweepFolder(Path(folder))
     if not files.is_sweep():
         raise SweepError(f"{files.path}: not a sweep folder (no sweep.json); pass results/<name>")
+    data.adopt(files.data)  # the user's own data sets it ran on
     return Sweep(files=files, trials=tuple(Trial(t, files) for t in files.trials()),
                  planned=files.read_record().get("planned", 0))
 

@@ -17,8 +17,8 @@ import pandas as pd
 
 from analysis import cka
 from analysis.embed import Cache, stratified
-from analysis.layers import RAW_PIXELS
 from analysis.results import Sweep, Trial
+from sweep.data import Dataset
 
 ROWS = 2_000  # test rows compared across a sweep: every layer of a data set is read at these rows only
 SEED_COLUMNS = {"configuration": str, "layer": str, "seeds": int, "mean": float, "min": float}
@@ -68,18 +68,18 @@ class SweepSimilarity:
     seeds: pd.DataFrame
 
 
-def within_trial(trial: Trial, x_test: np.ndarray, rows: int, seed: int, cache_dir: Path) -> Similarity:
-    """Raw pixels (`x_test`, the data set's test images), every hidden layer and the output
-    probabilities of `trial`, on about `rows` stratified test rows."""
+def within_trial(trial: Trial, ds: Dataset, rows: int, seed: int, cache_dir: Path) -> Similarity:
+    """The raw input (`ds`'s test rows, scaled as the trial saw them), every hidden layer and the
+    output probabilities of `trial`, on about `rows` stratified test rows."""
     params = {"trial": trial.trial_id, "trained": trial.metrics.get("trial_ended"), "rows": rows, "seed": seed}
     return Similarity.from_arrays(Cache(cache_dir).get(f"cka-{trial.trial_id}", params,
-                                                       partial(_within, trial, x_test, rows, seed)))
+                                                       partial(_within, trial, ds, rows, seed)))
 
 
-def _within(trial: Trial, x_test: np.ndarray, rows: int, seed: int) -> dict[str, np.ndarray]:
+def _within(trial: Trial, ds: Dataset, rows: int, seed: int) -> dict[str, np.ndarray]:
     with trial.activations() as acts:
         shown = stratified(acts["y_test"], rows, seed)
-        return Similarity.of({RAW_PIXELS: x_test[acts["index_test"][shown]].reshape(len(shown), -1),
+        return Similarity.of({f"raw {ds.inputs}": ds.scaled(ds.x_test[acts["index_test"][shown]]),
                               **{layer: acts[f"{layer}_test"][shown] for layer in trial.hidden_layers},
                               "output": acts["proba_test"][shown]}).arrays()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.layers import RAW_PIXELS
+from analysis.layers import RAW
 from analysis.results import CONFIG_COLUMNS, finished
 from sweep.folder import SweepFolder
 
@@ -87,7 +87,7 @@ def probe_table(records: list[dict]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame()
     frame = pd.DataFrame(records)
-    frame["order"] = frame.source != RAW_PIXELS  # raw pixels first, in rows and in columns
+    frame["order"] = frame.layer != RAW  # the raw input first, in rows and in columns
     frame = frame.sort_values(["dataset", "order", "layer"], kind="stable")
     wide = frame.pivot_table(index=["dataset", "source", "label"], columns=["layer", "probe"], values="accuracy",
                              aggfunc="first", sort=False)

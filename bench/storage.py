@@ -28,7 +28,7 @@ SMOKE = ROOT / "search_spaces" / "smoke.yaml"
 REPORT = ["--top", "1", "--methods", "pca", "--subsample", "400", "--probe-rows", "1000", "--quiet"]
 
 
-def _timed(*args: str, env: dict[str, str]) -> float:
+def timed(*args: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mlp_sweep", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
@@ -47,10 +47,10 @@ def main() -> int:
         for i in range(rounds):
             for place in (("local", "bucket") if i % 2 == 0 else ("bucket", "local")):
                 results = str(Path(tmp, "local")) if place == "local" else "s3://bench/sweeps"
-                times[place].append(_timed("run", str(SMOKE), "--results", results, "--name", f"smoke{i}", env=env))
+                times[place].append(timed("run", str(SMOKE), "--results", results, "--name", f"smoke{i}", env=env))
                 print(f"round {i + 1}: {place:6} {times[place][-1]:5.1f} s", flush=True)
-        cold = _timed("report", "s3://bench/sweeps/smoke0", *REPORT, env=env)
-        warm = _timed("report", "s3://bench/sweeps/smoke0", *REPORT, env=env)
+        cold = timed("report", "s3://bench/sweeps/smoke0", *REPORT, env=env)
+        warm = timed("report", "s3://bench/sweeps/smoke0", *REPORT, env=env)
     local, bucket = statistics.median(times["local"]), statistics.median(times["bucket"])
     print(f"smoke sweep, median of {rounds}: local disk {local:.1f} s, loopback bucket {bucket:.1f} s "
           f"(bucket/local {bucket / local:.2f})")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from sweep import data
-from sweep.errors import SpaceError
+from sweep.errors import SpaceError, SweepError
+from sweep.formats import Spec
 
 REDUCTIONS = ("none", "pca", "rf")
 SPLITS = ("end", "random")
@@ -27,13 +29,14 @@ def _param(default: Any, kind: str, **rule: Any) -> Any:
 class TrialConfig:
     """Everything one trial needs; `sweep.trainable` reads nothing else."""
 
-    dataset: str = _param("mnist", "str", choices=tuple(data.SOURCES))
+    # A shipped data set's name, or the user's own: a path, or a mapping (`sweep.formats.Spec`).
+    dataset: str = _param("mnist", "dataset")
     hidden: tuple[int, ...] = _param((128,), "widths")  # hidden layer widths, input to output
     dropout: float = _param(0.0, "float", low=0.0, below=1.0)  # after every hidden layer; 0 = none
     activation: str = _param("relu", "str", choices=("relu", "tanh", "sigmoid", "elu", "gelu"))
     optimizer: str = _param("rmsprop", "str", choices=("rmsprop", "adam", "sgd"))
     learning_rate: float = _param(1e-3, "float", above=0.0)
-    batch_size: int = _param(32, "int", low=1, high=data.MAX_TRAIN_ROWS)  # a batch is at most the training set
+    batch_size: int = _param(32, "int", low=1)
     max_epochs: int = _param(200, "int", low=1)
     patience: int | None = _param(2, "int?", low=0)  # early stopping on val_accuracy; null = off
     restore_best: bool = _param(False, "bool")  # keep the best epoch's weights (Keras' option)
@@ -42,7 +45,7 @@ class TrialConfig:
     validation_from: str = _param("end", "str", choices=SPLITS)  # the last rows, as Keras, or drawn at random
     split_seed: int | None = _param(None, "int?", low=0, high=MAX_SEED)  # the random split's seed; null: `seed`
     reduction: str = _param("none", "str", choices=REDUCTIONS)  # input reduction
-    reduction_k: int = _param(0, "int", low=0, high=data.PIXELS)  # PCA components or RF pixels
+    reduction_k: int = _param(0, "int", low=0)  # PCA components or the forest's top features
     # What a reduction is fitted on: the rows the trial fits on, or every training row (validation too).
     reduction_rows: str = _param("fit", "str", choices=("fit", "train"))
     # The share of rows each tree sees. A quarter is 3.4x less work than all, and its top 70 MNIST
@@ -63,12 +66,12 @@ class TrialConfig:
 
     @property
     def input_dim(self) -> int:
-        return data.PIXELS if self.reduction == "none" else self.reduction_k
+        return data.info(self.dataset).features if self.reduction == "none" else self.reduction_k
 
     @property
     def classes(self) -> int:
         """Units of the output layer: the data set's classes."""
-        return len(data.source(self.dataset).classes)
+        return data.info(self.dataset).classes
 
     def validation_rows(self, train_rows: int) -> int:
         """Rows held out of `train_rows`: the count, or what a fraction leaves after the rows fitted,
@@ -100,7 +103,7 @@ class TrialConfig:
     @property
     def architecture(self) -> str:
         """Layer widths input to output, `784-128-5-10`, with a reduced input named: `pca154-128-5-10`."""
-        inputs = str(data.PIXELS) if self.reduction == "none" else self.input_reduction
+        inputs = str(self.input_dim) if self.reduction == "none" else self.input_reduction
         return "-".join(map(str, [inputs, *self.hidden, self.classes]))
 
     @property
@@ -132,6 +135,8 @@ def check_value(name: str, value: Any, where: str) -> Any:
         if kind.endswith("?"):
             return None
         raise SpaceError(f"{key} must not be null")
+    if kind == "dataset":
+        return _dataset(key, value)
     if kind == "widths":
         if not isinstance(value, (list, tuple)) or not value:
             raise SpaceError(f"{key} must be a non-empty list of layer widths, got {value!r}")
@@ -154,6 +159,42 @@ def check_value(name: str, value: Any, where: str) -> Any:
             raise SpaceError(f"{key} must be true or false, got {value!r}")
         return value
     return check_number(key, value, float if kind == "float" else int, **meta)
+
+
+SPEC_KEYS = {"path": str, "name": str, "label": str, "split": str, "test_fraction": float, "test_seed": int,
+             "classes": list}
+
+
+def _dataset(key: str, value: Any) -> str:
+    """A data set's name: a shipped one's, or that of the user's own data that `value` (a path or a
+    mapping of `sweep.formats.Spec`'s keys) names, read and checked now."""
+    if isinstance(value, str) and data.known(value):
+        return value
+    if isinstance(value, str) and value:
+        if not Path(value).exists() and not any(c in value for c in "/.\\"):
+            try:
+                data.source(value)  # a name that is none of the shipped ones: its error lists them
+            except SweepError as exc:
+                raise SpaceError(f"{key}: {exc}") from None
+        return data.own(Spec(path=value))
+    if not isinstance(value, dict):
+        raise SpaceError(f"{key} must be a shipped data set's name ({', '.join(data.names())}), a path, or "
+                         f"{{path: ..., label: ...}}; got {value!r}")
+    unknown = sorted(set(value) - set(SPEC_KEYS))
+    if unknown or "path" not in value:
+        raise SpaceError(f"{key}: {f'unknown key {unknown[0]!r}' if unknown else 'path is missing'}; a data set "
+                         f"mapping takes {', '.join(SPEC_KEYS)}")
+    for name, kind in SPEC_KEYS.items():
+        if name in value and kind in (str, list) and not isinstance(value[name], kind):
+            raise SpaceError(f"{key}.{name} must be a {'string' if kind is str else 'list of class names'}, "
+                             f"got {value[name]!r}")
+    classes = tuple(str(c) for c in value.get("classes", ()))
+    if len(set(classes)) < len(classes):
+        raise SpaceError(f"{key}.classes names a class twice; give each class once")
+    fraction = check_number(f"{key}.test_fraction", value.get("test_fraction", 0.2), float, above=0.0, below=1.0)
+    seed = check_number(f"{key}.test_seed", value.get("test_seed", 0), int, low=0, high=MAX_SEED)
+    return data.own(Spec(path=value["path"], name=value.get("name", ""), label=value.get("label", "label"),
+                         split=value.get("split", ""), test_fraction=fraction, test_seed=seed, classes=classes))
 
 
 def check_known(name: str, where: str) -> None:
@@ -192,11 +233,18 @@ def resolve(params: dict[str, Any], where: str = "config") -> TrialConfig:
     if values.get("reduction", "none") == "none":
         values["reduction_k"] = 0  # so a space may cross reduction: {grid: [none, pca]} with reduction_k
     config = TrialConfig(**values)
-    if config.reduction != "none" and config.reduction_k < 1:
-        raise SpaceError(f"{where}: reduction {config.reduction} needs reduction_k between 1 and {data.PIXELS}")
-    rows = data.source(config.dataset).train_rows
+    size = data.info(config.dataset)
+    rows = size.train_rows
     if config.validation_rows(rows) >= rows:
         raise SpaceError(f"{where}: validation must leave rows to fit of the {rows} training rows of "
                          f"{config.dataset}; got {config.validation}")
+    if config.batch_size > rows:
+        raise SpaceError(f"{where}: batch_size must be <= {rows} (the training rows of {config.dataset}), got "
+                         f"{config.batch_size}")
+    most = size.features if config.reduction == "rf" else min(size.features, rows - config.validation_rows(rows))
+    if config.reduction != "none" and not 1 <= config.reduction_k <= most:
+        raise SpaceError(f"{where}: reduction {config.reduction} needs reduction_k between 1 and {most} "
+                         f"({config.dataset}: {size.features} features, {rows} training rows); got "
+                         f"{config.reduction_k}")
     return config
 

@@ -99,9 +99,9 @@ class SweepFolder:
     """`results/<name>/`: its files, its trials and the driver's records."""
 
     path: Path
-    record, space, trial_list, reductions, xla_cache, ray, optuna_db, report, trials_dir, ends = _entries(
+    record, space, trial_list, reductions, xla_cache, ray, optuna_db, report, trials_dir, ends, data = _entries(
         "sweep.json", "space.yaml", "trials.jsonl", "reductions", "xla_cache", "ray", "optuna.db", "report", "trials",
-        "ends")
+        "ends", "data")  # data: copies of the user's own data sets (`sweep.data.save`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).absolute())  # named even when given as "."

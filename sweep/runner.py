@@ -75,7 +75,9 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
         raise SweepError(f"{location}: no sweep to resume here (sweep.json missing); drop --resume")
     if not options.resume and (started if storage else folder.path.exists()):
         raise SweepError(f"{location}: the sweep exists; pass --resume to continue it or --name to start another")
-    check_data(space, options.data_dir)
+    if storage and options.resume:
+        storage.pull(folder.data)  # the record of the data it ran on
+    check_data(space, options.data_dir, folder)
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
     # A failed trial is one line from `Progress`; its traceback is in its error.txt, not on the console.
@@ -133,10 +135,15 @@ def _record(space: Space, options: RunOptions, folder: SweepFolder, storage: Sto
     folder.path.mkdir(parents=True)
     write_text(folder.space, space.path.read_text())
     folder.write_record({**asdict(options), "results": str(options.results), "space": str(space.path),
-                         "search": space.search, "scheduler": space.scheduler, "planned": planned})
+                         "search": space.search, "scheduler": space.scheduler, "planned": planned,
+                         "data": {name: data.load(name, options.data_dir).describe()
+                                  for name in sorted(space.values("dataset"))}})
     write_text(folder.trial_list, "".join(json.dumps(c.to_dict()) + "\n" for c in configs))
+    for name in sorted(space.values("dataset")):  # the user's own data sets: a copy the trials read
+        if name not in data.SOURCES:
+            data.save(name, folder.data)
     if storage:
-        storage.push(*folder.driver_files())
+        storage.push(*folder.driver_files(), folder.data)
     return planned
 
 
@@ -157,11 +164,14 @@ def _largest_node() -> dict[str, float]:
     return {kind: max(node.get(kind, 0.0) for node in nodes) for kind in ("CPU", "GPU")}
 
 
-def check_data(space: Space, data_dir: str | None) -> None:
+def check_data(space: Space, data_dir: str | None, folder: SweepFolder | None = None) -> None:
     """Load and checksum every data set the space uses: a missing or corrupt file stops the sweep
-    before it starts, not in every trial."""
+    before it starts, not in every trial. The user's own data must be what a resumed sweep in
+    `folder` ran on."""
     for name in sorted(space.values("dataset")):
         data.load(name, data_dir)
+        if folder is not None and name not in data.SOURCES:
+            data.check_same(name, folder.data)
 
 
 def _without_incomplete_trials(record: logging.LogRecord) -> bool:

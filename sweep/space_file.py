@@ -8,6 +8,7 @@ search: grid              # grid | random | optuna
 num_samples: 1            # draws of the distributions (random, optuna)
 seeds: [0, 1, 2]          # every configuration runs once per seed
 params:                   # fixed values, {grid: [...]}, or distributions
+  dataset: mnist          # a shipped data set, or your own: data/digits.npz, {path: data/wine.csv, label: class}
   hidden: [128]           # a list is a value here: the widths of the hidden layers
   dropout: {grid: [0.0, 0.5]}
   learning_rate: {loguniform: [1.0e-4, 1.0e-2]}
@@ -127,10 +128,9 @@ def _build(path: Path, doc: dict[str, Any], seeds: tuple[int, ...] | None, fixed
     experiments = doc.get("experiments") or [{}]
     if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
         raise SpaceError(f"{where}: experiments must be a list of mappings of fixed parameter values")
-    for i, experiment in enumerate(experiments):
-        for name, value in experiment.items():
-            check_value(name, value, f"{where}: experiments[{i}]")
-    experiments = [{k: v for k, v in e.items() if k not in fixed} for e in experiments]
+    experiments = [{name: check_value(name, value, f"{where}: experiments[{i}]")
+                    for name, value in experiment.items() if name not in fixed}
+                   for i, experiment in enumerate(experiments)]
     if search != "optuna" and num_samples > 1 and not any(
             isinstance(v, Distribution) and v.kind != "grid" for v in parsed.values()):
         raise SpaceError(f"{where}: num_samples: {num_samples} draws of a space with nothing to draw would run "
@@ -174,7 +174,8 @@ def _parse_param(where: str, search: str, name: str, value: Any) -> Any:
     check_known(name, f"{where}: params")
     if name == "seed":
         raise SpaceError(f"{key}: set seeds at the top level (seeds: [0, 1, 2]) or with --seeds")
-    if not isinstance(value, dict):
+    drawn = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in DISTRIBUTIONS
+    if not isinstance(value, dict) or name == "dataset" and not drawn:  # a data set may be a mapping
         return check_value(name, value, f"{where}: params")
     if len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
         raise SpaceError(f"{key} must be a value or one of {{{': [...]}, {'.join(DISTRIBUTIONS)}: [...]}}, "

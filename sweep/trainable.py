@@ -56,6 +56,9 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     home = storage.mirror if storage else SweepFolder(Path(sweep))  # this node's reductions and compile cache
     if backend == "jax":
         cache_compiles(home.xla_cache)
+    if storage:
+        storage.pull(home.data)
+    data.adopt(home.data)  # the user's own data sets, copied there by the driver
     cfg = resolve(config["trial"], f"trial {trial_id}")
     params = {**cfg.to_dict(), "trial_id": trial_id, "trial_name": context.get_trial_name()}
     if storage:

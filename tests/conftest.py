@@ -119,3 +119,29 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
 def smoke_sweep(smoke: Smoke) -> Path:
     """The session's smoke sweep folder, analysed."""
     return smoke.sweep
+
+
+def digits_npz(folder: Path) -> Path:
+    """scikit-learn's 8x8 digits (1,797 real images) as uint8 images in an .npz: 1,400 train, 397 test."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x.reshape(-1, 8, 8) * 15).astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = x[order], y[order]
+    path = folder / "digits.npz"
+    np.savez(path, x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
+    return path
+
+
+def wine_table(folder: Path, suffix: str = ".csv") -> Path:
+    """scikit-learn's wine (178 rows, 13 features) as a table with string classes in `label`."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True)
+    frame = wine.frame.rename(columns={"target": "label"})
+    frame["label"] = frame["label"].map(dict(enumerate(wine.target_names)))
+    path = folder / f"wine{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    return path

@@ -14,7 +14,7 @@ import yaml
 
 from mlp_sweep import main
 from sweep.data import SHIPPED
-from tests.conftest import SPACES
+from tests.conftest import SPACES, digits_npz, wine_table
 
 SMOKE = str(SPACES / "smoke.yaml")
 
@@ -68,6 +68,18 @@ def _data(tmp: Path, change: str) -> str:
     return str(folder)
 
 
+def _own(tmp: Path, change: str) -> str:
+    """A user's own data set with one thing wrong (`wine`: right, but too small for the smoke space)."""
+    if change == "cut":
+        path = digits_npz(tmp)
+        path.write_bytes(path.read_bytes()[:3000])
+    else:
+        path = wine_table(tmp)
+        if change == "nan":
+            path.write_text(path.read_text().replace("\n13.16,", "\n,", 1))
+    return str(path)
+
+
 # (case, command-line arguments after `sweep run` or `sweep report` given tmp, what stderr must say)
 CASES = [
     ("space: missing", lambda t: ["run", str(t / "none.yaml")], "no such space file"),
@@ -118,7 +130,18 @@ CASES = [
     ("--seeds 0,0", lambda t: ["run", SMOKE, "--seeds", "0,0", "--dry-run"], "--seeds: seed 0 is given twice"),
     ("--seeds 2^32", lambda t: ["run", SMOKE, "--seeds", "4294967296"], "--seeds must be <= 4294967295"),
     ("--max-epochs 0", lambda t: ["run", SMOKE, "--max-epochs", "0"], "max_epochs must be >= 1"),
-    ("--dataset unknown", lambda t: ["run", SMOKE, "--dataset", "cifar"], "dataset must be one of"),
+    ("--dataset unknown", lambda t: ["run", SMOKE, "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of"),
+    ("--dataset a missing path", lambda t: ["run", SMOKE, "--dataset", "./mnist"], "./mnist: no such file or folder"),
+    ("own data: cut short", lambda t: ["run", SMOKE, "--dataset", _own(t, "cut")], "not a readable npz file"),
+    ("own data: NaN in a table", lambda t: ["run", SMOKE, "--dataset", _own(t, "nan")],
+     "row 2 (from 0, header not counted) holds an empty or NaN feature"),
+    ("own data: wine's 142 training rows", lambda t: ["run", SMOKE, "--dataset", _own(t, "wine")],
+     "validation must leave rows to fit of the 142 training rows of wine"),
+    ("own data: PCA beyond 13 features", lambda t: ["run", _space(
+        t, f"params: {{dataset: {{path: {_own(t, 'wine')}}}, validation: 20, reduction: pca, reduction_k: 50}}")],
+     "reduction_k between 1 and 13"),
+    ("own data: an unknown key", lambda t: ["run", _space(t, "params: {dataset: {path: x.csv, labels: y}}")],
+     "unknown key 'labels'"),
     ("--address nobody answers", lambda t: ["run", SMOKE, "--address", f"127.0.0.1:{_closed_port()}"],
      "no Ray cluster answers there"),
     ("--address malformed", lambda t: ["run", SMOKE, "--address", "nonsense"], "expected host:port"),
