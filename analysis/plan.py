@@ -271,6 +271,16 @@ def _pixels(key: str, value: Any) -> tuple[int, int]:
     return tuple(value)
 
 
+def check_data(plan: Plan, dataset: str, where: str) -> None:
+    """Refuse a plan that names pixels beyond those of `dataset` (its rows' features)."""
+    from sweep import data
+
+    features = data.info(dataset).features
+    if plan.pixels and max(plan.pixels) >= features:
+        raise SpaceError(f"{where}: analysis.pixels {list(plan.pixels)} lie beyond the {features} features of "
+                         f"{dataset}; name two of 0-{features - 1}")
+
+
 def saved_plan(files: SweepFolder) -> Plan:
     """The plan of the space file saved with a sweep; the default plan if it has none (or none yet)."""
     return parse(saved_section(files, "analysis"), str(files.space))

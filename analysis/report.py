@@ -223,7 +223,7 @@ def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions,
     page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out,
                 refresh=30 if partial else None, kept=out / "cache" / "drawn")
     configs = tables.configurations(trials)
-    _overview(page, sweep, trials, partial)
+    _overview(page, sweep, trials, computed, partial)
     _comparison(page, trials, configs, partial)
     _optuna(page, sweep)
     probes = tables.probe_table(records)
@@ -306,7 +306,7 @@ def _drawings(results: list[LayerResult], columns: list[str]) -> dict[tuple[str,
     return merged
 
 
-def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> None:
+def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, computed: Computed, partial: bool) -> None:
     page.section("overview", "Overview")
     if partial:
         page.text("Partial: the sweep is still running and its layers are being analysed; this page is rewritten "
@@ -317,6 +317,11 @@ def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, partial: bool) -> 
               + (f", {not_started} not started" if not_started else ""))
     if description := saved_section(sweep.files, "description"):
         page.text(str(description))
+    for name in dict.fromkeys(t.config.dataset for t in sweep.trials):
+        ds = computed.dataset(name)
+        page.text(f"{name} ({ds.origin}): {len(ds.y_train):,} training and {len(ds.y_test):,} test rows of "
+                  f"{' x '.join(map(str, ds.shape))} {ds.inputs}, {len(ds.classes)} classes; a network's input is "
+                  f"the {ds.inputs} {ds.scaling}.")
     lineage = "started_from" in trials and trials.started_from.notna().any()
     page.table(trials[[c for c in ["trial_id", "status", "label", "dataset", "architecture", "dropout", "seed",
                                    *(["init_from", "started_from"] if lineage else []),
@@ -480,10 +485,10 @@ def _reductions(page: Page, sweep: Sweep, computed: Computed) -> None:
         ds = computed.dataset(dataset)
         if red.method == "rf" and ds.images:
             picture = ds.pictures(ds.x_test[:1])[0]
-            page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.pixels, picture),
+            page.figure(f"reduction_{path.stem}", plots.plot_pixel_importance(red.scores, red.kept, picture),
                         f"{path.stem}: random-forest pixel importance and the {red.k} pixels kept.")
         elif red.method == "rf":
-            page.figure(f"reduction_{path.stem}", plots.plot_feature_importance(red.scores, red.pixels),
+            page.figure(f"reduction_{path.stem}", plots.plot_feature_importance(red.scores, red.kept),
                         f"{path.stem}: random-forest importance of each feature; the {red.k} kept in red.")
         else:
             page.figure(f"reduction_{path.stem}", plots.plot_explained_variance(red.scores),

@@ -139,7 +139,9 @@ def _run(args: argparse.Namespace) -> int:
     from analysis import plan, reference
 
     # The report's plan and the study's numbers are checked with the rest of the space.
-    plan.parse(space.analysis, str(args.space))
+    declared = plan.parse(space.analysis, str(args.space))
+    for dataset in space.values("dataset"):
+        plan.check_data(declared, dataset, str(args.space))
     reference.parse(space.reference, str(args.space), space.labels)
     if args.dry_run:
         check_data(space, options.data_dir)  # as a run would, before anything starts

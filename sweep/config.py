@@ -19,6 +19,8 @@ REDUCTIONS = ("none", "pca", "rf")
 SPLITS = ("end", "random")
 MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeding take 32 bits
 SHORTHAND = ("width", "depth", "bottleneck")  # resolved into `hidden`
+# Rows a trial fits on at least: the report's KNN probes look for up to 10 neighbours among them.
+MIN_FIT_ROWS = 20
 
 
 def _param(default: Any, kind: str, **rule: Any) -> Any:
@@ -235,9 +237,9 @@ def resolve(params: dict[str, Any], where: str = "config") -> TrialConfig:
     config = TrialConfig(**values)
     size = data.info(config.dataset)
     rows = size.train_rows
-    if config.validation_rows(rows) >= rows:
+    if rows - config.validation_rows(rows) < MIN_FIT_ROWS:
         raise SpaceError(f"{where}: validation must leave rows to fit of the {rows} training rows of "
-                         f"{config.dataset}; got {config.validation}")
+                         f"{config.dataset} (at least {MIN_FIT_ROWS}); got {config.validation}")
     if config.batch_size > rows:
         raise SpaceError(f"{where}: batch_size must be <= {rows} (the training rows of {config.dataset}), got "
                          f"{config.batch_size}")

@@ -33,6 +33,7 @@ IDX_FILES = {
     "y_test": re.compile(r"(^|.*[-_.])(t10k|test)[-_.]labels[-_.]idx1[-_.]ubyte(\.gz)?$"),
 }
 MAX_CLASSES = 10_000
+MIN_TEST_ROWS = 10  # the report's layer similarity (debiased CKA) and probes score test rows
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ def checked(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test
         if x.dtype.kind == "f" and not np.isfinite(x).all():
             row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))[0])
             raise DataError(f"{where}: x_{part} row {row} holds NaN or infinite values; drop or fill them")
+    if len(x_test) < MIN_TEST_ROWS:
+        raise DataError(f"{where}: {len(x_test)} test rows; a sweep's report scores at least {MIN_TEST_ROWS}, give "
+                        f"more")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise DataError(f"{where}: training rows are {x_train.shape[1:]} but test rows {x_test.shape[1:]}; "
                         f"both splits need the same shape")

@@ -1,4 +1,4 @@
-"""Input reductions: none, PCA to k components, or the k pixels a random forest ranks highest.
+"""Input reductions: none, PCA to k components, or the k features (pixels) a random forest ranks highest.
 
 A reduction is fitted on the rows a trial fits on (never validation or test rows; with
 `reduction_rows: train` on every training row, as Study A did), once per sweep for each distinct
@@ -25,24 +25,24 @@ RF_TREES = 100
 
 @dataclass(frozen=True)
 class Reduction:
-    """A fitted reduction: PCA's mean and components, or the random forest's chosen pixels."""
+    """A fitted reduction: PCA's mean and components, or the random forest's chosen features."""
 
     method: str
     k: int
-    mean: np.ndarray  # pca: [784]; rf: empty
-    components: np.ndarray  # pca: [k, 784]; rf: empty
-    pixels: np.ndarray  # rf: indices [k], most important first; pca: empty
-    scores: np.ndarray  # pca: explained variance ratio [k]; rf: importance of every pixel [784]
+    mean: np.ndarray  # pca: [F]; rf: empty
+    components: np.ndarray  # pca: [k, F]; rf: empty
+    kept: np.ndarray  # rf: the features' indices [k], most important first; pca: empty
+    scores: np.ndarray  # pca: explained variance ratio [k]; rf: importance of every feature [F]
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """float32 pixels [N, 784] -> [N, k]."""
+        """float32 features [N, F] -> [N, k]."""
         if self.method == "pca":
             return ((x - self.mean) @ self.components.T).astype(np.float32)
-        return np.ascontiguousarray(x[:, self.pixels])
+        return np.ascontiguousarray(x[:, self.kept])
 
 
 def key(config: TrialConfig) -> str | None:
-    """The cache key of the reduction a trial needs, or None for raw pixels."""
+    """The cache key of the reduction a trial needs, or None for the raw input."""
     if config.reduction == "none":
         return None
     rows = config.split_key if config.reduction_rows == "fit" else "all"
@@ -58,19 +58,19 @@ def _forest_seed(config: TrialConfig) -> int:
 
 
 def path(config: TrialConfig, folder: Path) -> Path | None:
-    """Where in a sweep's reductions `folder` the reduction a trial needs is saved; None for raw pixels."""
+    """Where in a sweep's reductions `folder` the reduction a trial needs is saved; None for the raw input."""
     name = key(config)
     return None if name is None else folder / f"{name}.npz"
 
 
 def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: int = 1,
         forest_rows: float = 0.25, onehot: bool = False) -> Reduction:
-    """Fit on float32 pixels `x` [N, 784] with labels `y`, on `jobs` cores. The forest's trees each
+    """Fit on float32 features `x` [N, F] with labels `y`, on `jobs` cores. The forest's trees each
     see `forest_rows` of the rows; with `onehot` it fits one-hot targets (one output per class)."""
     if method == "pca":
         from sklearn.decomposition import PCA
 
-        pca = PCA(n_components=k, svd_solver="covariance_eigh").fit(x)  # [784, 784] covariance: fast for tall x
+        pca = PCA(n_components=k, svd_solver="covariance_eigh").fit(x)  # [F, F] covariance: fast for tall x
         return Reduction("pca", k, pca.mean_.astype(np.float32), pca.components_.astype(np.float32),
                          np.empty(0, dtype=np.int64), pca.explained_variance_ratio_.astype(np.float32))
     from sklearn.ensemble import RandomForestClassifier
@@ -87,12 +87,12 @@ def fit(method: str, k: int, x: np.ndarray, y: np.ndarray, seed: int = 0, jobs: 
 def load(path: Path) -> Reduction:
     with np.load(path, allow_pickle=False) as npz:
         return Reduction(method=str(npz["method"]), k=int(npz["k"]), mean=npz["mean"],
-                         components=npz["components"], pixels=npz["pixels"], scores=npz["scores"])
+                         components=npz["components"], kept=npz["pixels"], scores=npz["scores"])
 
 
 def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs: int = 1,
            storage: Storage | None = None) -> Reduction | None:
-    """The reduction `config` needs (None for raw pixels): read from `folder`, else fitted and saved there.
+    """The reduction `config` needs (None for the raw input): read from `folder`, else fitted and saved there.
 
     A lock per reduction makes trials that share `folder` fit it once: the others wait, then read it.
     With object `storage`, `folder` is this node's mirror of the sweep's reductions: a reduction
@@ -113,7 +113,7 @@ def obtain(config: TrialConfig, folder: Path, data_dir: str | None = None, jobs:
         red = fit(config.reduction, config.reduction_k, data.take(data.features(config.dataset, data_dir), rows),
                   ds.y_train[rows], _forest_seed(config), jobs, config.forest_rows, config.forest_labels == "onehot")
         write_npz(saved, method=red.method, k=red.k, mean=red.mean, components=red.components,
-                  pixels=red.pixels, scores=red.scores)
+                  pixels=red.kept, scores=red.scores)  # the key sweeps have saved it under
         if storage is not None:
             storage.push(saved)
         return red

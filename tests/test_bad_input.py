@@ -69,10 +69,11 @@ def _data(tmp: Path, change: str) -> str:
 
 
 def _own(tmp: Path, change: str) -> str:
-    """A user's own data set with one thing wrong (`wine`: right, but too small for the smoke space)."""
-    if change == "cut":
+    """A user's own data set with one thing wrong (`wine`, `digits`: right, but not for the space)."""
+    if change in ("cut", "digits"):
         path = digits_npz(tmp)
-        path.write_bytes(path.read_bytes()[:3000])
+        if change == "cut":
+            path.write_bytes(path.read_bytes()[:3000])
     else:
         path = wine_table(tmp)
         if change == "nan":
@@ -140,6 +141,9 @@ CASES = [
     ("own data: PCA beyond 13 features", lambda t: ["run", _space(
         t, f"params: {{dataset: {{path: {_own(t, 'wine')}}}, validation: 20, reduction: pca, reduction_k: 50}}")],
      "reduction_k between 1 and 13"),
+    ("own data: a pixel pair beyond 64 pixels", lambda t: ["run", _space(
+        t, f"params: {{dataset: {_own(t, 'digits')}, validation: 20}}\nanalysis: {{pixels: [77, 78]}}")],
+     "analysis.pixels [77, 78] lie beyond the 64 features of digits"),
     ("own data: an unknown key", lambda t: ["run", _space(t, "params: {dataset: {path: x.csv, labels: y}}")],
      "unknown key 'labels'"),
     ("--address nobody answers", lambda t: ["run", SMOKE, "--address", f"127.0.0.1:{_closed_port()}"],

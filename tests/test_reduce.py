@@ -28,9 +28,9 @@ def test_forest_keeps_the_most_important_pixels() -> None:
     x = data.pixels(ds.x_train[:2000])
     red = reduce.fit("rf", 30, x, ds.y_train[:2000], seed=0)
     assert red.transform(x).shape == (2000, 30)
-    assert red.scores[red.pixels].min() >= np.sort(red.scores)[-30]
+    assert red.scores[red.kept].min() >= np.sort(red.scores)[-30]
     corner = np.ravel_multi_index(([0, 0, 27, 27], [0, 27, 0, 27]), (28, 28))
-    assert not set(corner) & set(red.pixels.tolist())  # blank corners are never informative
+    assert not set(corner) & set(red.kept.tolist())  # blank corners are never informative
 
 
 def test_one_fit_per_distinct_reduction_then_read_back(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_concurrent_trials_fit_a_reduction_once(tmp_path: Path) -> None:
 
 def _obtain(config, folder: Path) -> tuple[np.ndarray, int]:
     red = reduce.obtain(config, folder)
-    return red.pixels, (folder / f"{reduce.key(config)}.npz").stat().st_ino
+    return red.kept, (folder / f"{reduce.key(config)}.npz").stat().st_ino
 
 
 def test_reduction_key_follows_rows_split_and_forest() -> None:
