@@ -20,7 +20,7 @@ import pytest
 from analysis.results import load_sweep
 from mlp_sweep import main
 from sweep.storage import CACHE_ENV, Storage
-from tests.conftest import SPACES
+from tests.conftest import SPACES, digits_npz
 from tests.ray_cluster import cluster_of_two, token_env
 from tests.s3_server import ACCESS, SECRET, s3_server
 from tests.test_search import SPACE as OPTUNA_SPACE
@@ -62,8 +62,9 @@ def _objects(uri: str) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def cluster_sweep(s3: str) -> tuple[str, subprocess.CompletedProcess, subprocess.CompletedProcess]:
-    """The smoke sweep on a two-node cluster whose nodes share no disk, into the bucket, and its report
-    from the bucket with layer jobs on both nodes: the sweep's URI, and both commands as they ran."""
+    """The smoke sweep on a user's own data (8x8 digits, an .npz) on a two-node cluster whose nodes
+    share no disk, into the bucket, and its report from the bucket with layer jobs on both nodes:
+    the sweep's URI, and both commands as they ran."""
     cache = Path(os.environ[CACHE_ENV])
     cache.mkdir(parents=True, exist_ok=True)
     # The second node sees a tmpfs of its own where this machine's mirror of the sweep lies.
@@ -74,7 +75,9 @@ def cluster_sweep(s3: str) -> tuple[str, subprocess.CompletedProcess, subprocess
         for name, value in token_env().items():
             env.setenv(name, value)
         with cluster_of_two(worker_prefix=hide) as address:
-            run = _cli("run", str(SPACES / "smoke.yaml"), "--results", uri, "--address", address)
+            digits = digits_npz(cache.parent)
+            run = _cli("run", str(SPACES / "smoke.yaml"), "--results", uri, "--address", address, "--dataset",
+                       str(digits))
             assert run.returncode == 0, run.stderr[-3000:]
             # The report's layer jobs on the cluster too: the second node fetches the trials it analyses.
             report = _cli("report", f"{uri}/smoke", "--address", address, *REPORT)
@@ -95,7 +98,8 @@ def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from
                           if k.endswith("/metrics.json") and json.loads(b) == metrics)
         for name in ("params.json", "history.csv", "confusion.npz", "model.keras", "activations.npz"):
             assert f"{checkpoint}/{name}" in objects, (checkpoint, name)
-    assert {"sweep.json", "space.yaml", "trials.jsonl", "report/report.html"} <= objects.keys()
+    assert {"sweep.json", "space.yaml", "trials.jsonl", "report/report.html", "data/digits.npz"} <= objects.keys()
+    assert all(m["dataset"] == "digits" for m in finals)
     assert sum(k.startswith("reductions/") for k in objects) == 2  # pca20 and rf50, fitted once each
     assert (mirror.report / "report.html").is_file() and len(mirror.trials()) == 4
     jobs = pd.read_csv(mirror.report / "tables" / "layer_jobs.csv")
