@@ -7,7 +7,7 @@ function mlpExplorer(root) {
   root.insertAdjacentHTML('beforeend',
     `<div class="explorer-bar"><label>method <select>${methods.map(m => `<option>${m}</option>`).join('')}</select></label>
      <span class="explorer-status"></span></div><div class="explorer-plot"></div>
-     <div class="explorer-tip" hidden><div class="digit ${spec.sheet}"></div><div class="text"></div></div>`);
+     <div class="explorer-tip" hidden><div class="picture ${spec.sheet}"></div><div class="text"></div></div>`);
   const [choose, status, gd, tip] = ['select', '.explorer-status', '.explorer-plot', '.explorer-tip'].map(s => root.querySelector(s));
   const byClass = spec.classes.map((_, c) => spec.true.flatMap((y, i) => (y === c ? [i] : [])));
   let chosen = null;  // the selected rows, or null
@@ -69,9 +69,9 @@ function mlpExplorer(root) {
   gd.on('plotly_hover', ev => {
     const i = ev.points[0].customdata, w = 56 * spec.width / Math.max(spec.width, spec.height, 1),
       h = 56 * spec.height / Math.max(spec.width, spec.height, 1), column = i % spec.columns;
-    const digit = tip.querySelector('.digit');
-    digit.hidden = !spec.sheet;
-    Object.assign(digit.style, {width: `${w}px`, height: `${h}px`, backgroundSize: `${spec.columns * w}px auto`,
+    const picture = tip.querySelector('.picture');
+    picture.hidden = !spec.sheet;
+    Object.assign(picture.style, {width: `${w}px`, height: `${h}px`, backgroundSize: `${spec.columns * w}px auto`,
       backgroundPosition: `-${column * w}px -${((i - column) / spec.columns) * h}px`});
     tip.querySelector('.text').innerHTML = `true <b>${spec.classes[spec.true[i]]}</b>, predicted <b>${spec.classes[spec.pred[i]]}</b>`
       + `<br>trial ${spec.trial}<br>train row ${spec.rows[i]}`;

@@ -28,13 +28,13 @@ from analysis.results import Trial
 from sweep.data import Dataset
 
 LEVELS = 65_535  # coordinates are stored as uint16 between an embedding's minimum and maximum
-SHEET_COLUMNS = 100  # digits per row of the sheet
+SHEET_COLUMNS = 100  # pictures per row of the sheet
 SCRIPT = (Path(__file__).with_name("explorer.js")).read_text()
 STYLE = """
 .explorer-bar{font-size:.85em;display:flex;gap:1.5em;align-items:center} .explorer-status{color:#555}
 .explorer-tip{position:fixed;z-index:10;display:flex;gap:.5em;align-items:center;background:#fff;border:1px solid #999;
  padding:.3em;font-size:.8em;pointer-events:none;box-shadow:0 1px 4px #0003} .explorer-tip[hidden]{display:none}
-.explorer-tip .digit{width:56px;height:56px;image-rendering:pixelated;background-color:#000}
+.explorer-tip .picture{width:56px;height:56px;image-rendering:pixelated;background-color:#000}
 """
 
 
@@ -52,7 +52,7 @@ class Explorer:
     notes: dict[str, dict[str, str]]  # method -> layer -> the embedding's note
 
     def live(self) -> Live:
-        sheet, css = digit_sheet(self.images) if self.images is not None else ("", "")
+        sheet, css = picture_sheet(self.images) if self.images is not None else ("", "")
         height, width = self.images.shape[1:] if self.images is not None else (0, 0)
         spec = {"trial": html.escape(self.trial), "classes": [html.escape(c) for c in self.classes], "colours": TAB10,
                 "true": self.true.tolist(), "pred": self.pred.tolist(), "rows": self.rows.tolist(), "sheet": sheet,
@@ -88,7 +88,7 @@ def of_trial(trial: Trial, drawn: dict[str, LayerResult], ds: Dataset, most: int
                     notes={m: {layer: r.notes[m] for layer, r in drawn.items()} for m in methods})
 
 
-def digit_sheet(images: np.ndarray) -> tuple[str, str]:
+def picture_sheet(images: np.ndarray) -> tuple[str, str]:
     """A CSS class named for the images, whose background is all of them in one 4-bit grey PNG,
     `SHEET_COLUMNS` to a row; and the style that defines it."""
     from PIL import Image
@@ -102,7 +102,7 @@ def digit_sheet(images: np.ndarray) -> tuple[str, str]:
     sheet.putpalette([v * 17 for v in range(16) for _ in range(3)])
     buf = io.BytesIO()
     sheet.save(buf, "PNG", bits=4)
-    name = "digits-" + hashlib.blake2b(images.tobytes(), digest_size=6).hexdigest()
+    name = "pictures-" + hashlib.blake2b(images.tobytes(), digest_size=6).hexdigest()
     png = base64.b64encode(buf.getvalue()).decode()
     return name, f"<style>.{name}{{background-image:url(data:image/png;base64,{png})}}</style>"
 

@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import to_hex
+from matplotlib.colors import ListedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -18,13 +18,22 @@ from analysis.embed import TITLES
 from analysis.layers import RAW
 from analysis.results import finished
 
-CMAP = "tab10"
-TAB10 = [to_hex(c) for c in plt.get_cmap(CMAP).colors]  # the class colours, for the browser too
+TAB10 = [to_hex(c) for c in plt.get_cmap("tab10").colors]  # the class colours, for the browser too
+
+
+def class_colours(classes: int) -> ListedColormap:
+    """Class c's colour is TAB10[c] (cycling beyond ten classes), whatever the number of classes."""
+    return ListedColormap([TAB10[c % len(TAB10)] for c in range(classes)])
+
+
+def _by_class(labels: np.ndarray, classes: int) -> dict[str, Any]:
+    """A scatter's colour arguments: each point in its class's colour."""
+    return {"c": labels, "cmap": class_colours(classes), "vmin": -0.5, "vmax": classes - 0.5}
 
 
 def _scatter_classes(ax: Any, coords: np.ndarray, labels: np.ndarray, classes: int) -> None:
-    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap=CMAP, vmin=-0.5, vmax=classes - 0.5, s=1.5, alpha=0.6,
-               linewidths=0)
+    size = float(np.clip(3000 / max(len(coords), 1), 1.5, 16))  # a few hundred rows drawn larger than thousands
+    ax.scatter(coords[:, 0], coords[:, 1], **_by_class(labels, classes), s=size, alpha=0.6, linewidths=0)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -39,8 +48,8 @@ def _label(ax: Any, xlabel: str, ylabel: str, legend: dict[str, Any] | None = No
 
 
 def _legend(fig: Figure, classes: list[str]) -> None:
-    colours = plt.get_cmap(CMAP)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=colours(i), label=c) for i, c in enumerate(classes)]
+    colours = class_colours(len(classes)).colors
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[i], label=c) for i, c in enumerate(classes)]
     fig.legend(handles=handles, loc="lower center", ncol=len(classes), fontsize=7, frameon=False)
 
 
@@ -267,7 +276,7 @@ def plot_pca_3d(points: dict[str, tuple[np.ndarray, np.ndarray]], labels: np.nda
     fig = plt.figure(figsize=(3.6 * len(points), 3.9))
     for k, (name, (coords, ratio)) in enumerate(points.items()):
         ax = fig.add_subplot(1, len(points), k + 1, projection="3d")
-        ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=labels, cmap=CMAP, vmin=-0.5, vmax=len(classes) - 0.5,
+        ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], **_by_class(labels, len(classes)),
                    s=1.5, alpha=0.6, linewidths=0)
         ax.set_title(f"{name}\nvariance {', '.join(f'{r:.2f}' for r in ratio)}", fontsize=8)
         ax.set_xticks([])
@@ -284,7 +293,7 @@ def plot_pixel_pair(values: np.ndarray, labels: np.ndarray, classes: list[str], 
     levels so that the many equal values (most often 0) do not hide each other."""
     jitter = np.random.default_rng(seed).uniform(-4, 4, values.shape)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.scatter(*(values + jitter).T, c=labels, cmap=CMAP, vmin=-0.5, vmax=len(classes) - 0.5, s=4, alpha=0.5,
+    ax.scatter(*(values + jitter).T, **_by_class(labels, len(classes)), s=4, alpha=0.5,
                linewidths=0)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
@@ -392,11 +401,11 @@ SETTLING_FRAMES = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)  # the frames 
 SETTLED = 0.01  # a frame has settled once no later one moves by this share of the picture's range
 
 
-def running_sums(layers: dict[str, np.ndarray], labels: np.ndarray, digit: int,
+def running_sums(layers: dict[str, np.ndarray], labels: np.ndarray, label: int,
                  n: int = SETTLING_FRAMES[-1]) -> dict[str, np.ndarray]:
     """Per layer, one class's activation picture summed over its first 1, 2, ... `n` training
     examples: [n, width]."""
-    rows = np.flatnonzero(labels == digit)[:n]
+    rows = np.flatnonzero(labels == label)[:n]
     return {name: np.cumsum(acts[rows].astype(np.float64), axis=0) for name, acts in layers.items()}
 
 
@@ -413,7 +422,7 @@ def settled_at(moves: np.ndarray) -> int:
     return int(above[-1]) + 2 if len(above) else 1
 
 
-def plot_settling(sums: dict[str, np.ndarray], digit: str) -> Figure:
+def plot_settling(sums: dict[str, np.ndarray], label: str) -> Figure:
     """Per layer, a row of the running sums' pictures at `SETTLING_FRAMES` examples; below, how far
     each frame moved from the last, with the frame where each layer settles."""
     frames = [f for f in SETTLING_FRAMES if f <= min(len(s) for s in sums.values())]
@@ -436,7 +445,7 @@ def plot_settling(sums: dict[str, np.ndarray], digit: str) -> Figure:
     line.axhline(SETTLED, color="grey", linestyle=":", linewidth=1)
     line.set_yscale("log")
     _label(line, "examples summed (n)", "change from the frame before", {"fontsize": 7})
-    fig.suptitle(f"Class {digit}: activations summed over its first n training examples", fontsize=9)
+    fig.suptitle(f"Class {label}: activations summed over its first n training examples", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -320,8 +320,8 @@ def _overview(page: Page, sweep: Sweep, trials: pd.DataFrame, computed: Computed
     for name in dict.fromkeys(t.config.dataset for t in sweep.trials):
         ds = computed.dataset(name)
         page.text(f"{name} ({ds.origin}): {len(ds.y_train):,} training and {len(ds.y_test):,} test rows of "
-                  f"{' x '.join(map(str, ds.shape))} {ds.inputs}, {len(ds.classes)} classes; a network's input is "
-                  f"the {ds.inputs} {ds.scaling}.")
+                  f"{' x '.join(map(str, ds.shape))} {ds.inputs}, {len(ds.classes)} classes; input scaling: "
+                  f"{ds.scaling}.")
     lineage = "started_from" in trials and trials.started_from.notna().any()
     page.table(trials[[c for c in ["trial_id", "status", "label", "dataset", "architecture", "dropout", "seed",
                                    *(["init_from", "started_from"] if lineage else []),
@@ -553,9 +553,9 @@ def _trial_section(page: Page, trial: Trial, drawn: dict[str, LayerResult], colu
     page.figure(f"{tid}_class_pictures", plots.plot_class_pictures(figures.pictures, classes, figures.counts),
                 "Hidden activations as pictures per class: one test example, and summed over the class's test "
                 "examples.")
-    digit = classes[SETTLING_CLASS]
-    page.figure(f"{tid}_settling", plots.plot_settling(figures.settling, digit),
-                f"When each layer's picture settles: class {digit}'s activations summed over its first n training "
+    settled = classes[SETTLING_CLASS]
+    page.figure(f"{tid}_settling", plots.plot_settling(figures.settling, settled),
+                f"When each layer's picture settles: class {settled}'s activations summed over its first n training "
                 f"examples (Study B's animation), and how far each frame moved from the one before (the mean absolute "
                 f"change of the picture scaled to its maximum). A layer settles at the frame after which no frame "
                 f"moves by {plots.SETTLED:.0%} or more (dotted line).")

@@ -1,4 +1,4 @@
-"""The explorer's data survives its compact encoding: coordinates within a step, digits within a grey level."""
+"""The explorer's data survives its compact encoding: coordinates within a step, pictures within a grey level."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def test_coordinates_come_back_within_one_step_of_their_range() -> None:
     assert spec["trial"] == "exp0 &lt;b&gt;x&lt;/b&gt;" and spec["rows"][:3] == [0, 3, 6]
 
 
-def test_digit_sheet_holds_every_image_at_sixteen_grey_levels() -> None:
+def test_picture_sheet_holds_every_image_at_sixteen_grey_levels() -> None:
     made = _explorer(130)  # two rows of the sheet, the second part empty
-    name, css = explorer.digit_sheet(made.images)
+    name, css = explorer.picture_sheet(made.images)
     png = base64.b64decode(re.search(r"base64,([^)]+)\)", css).group(1))
     sheet = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
     assert sheet.shape == (2 * 28, explorer.SHEET_COLUMNS * 28) and name in css
@@ -49,6 +49,6 @@ def test_digit_sheet_holds_every_image_at_sixteen_grey_levels() -> None:
 
 def test_live_figures_share_one_inlined_plotly() -> None:
     live = _explorer().live()
-    assert set(live.assets) == {"plotly", "explorer", explorer.digit_sheet(_explorer().images)[0]}
+    assert set(live.assets) == {"plotly", "explorer", explorer.picture_sheet(_explorer().images)[0]}
     assert live.assets["plotly"] == plotly_assets()["plotly"]
     assert live.assets["plotly"].startswith("<script src='data:text/javascript;base64,")  # inlined, not fetched

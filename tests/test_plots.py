@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.colors import to_hex
+from matplotlib.colors import to_hex, to_rgb
 
 from analysis import plots
 from analysis.layers import RAW, RAW_PIXELS
@@ -92,7 +92,7 @@ def test_running_sums_settle_where_later_examples_stop_changing_the_picture() ->
     labels = np.tile([0, 1], 150)
     steady = np.tile(rng.random(16), (300, 1))
     noisy = rng.random((300, 64))
-    sums = plots.running_sums({"steady": steady, "noisy": noisy}, labels, digit=1)
+    sums = plots.running_sums({"steady": steady, "noisy": noisy}, labels, label=1)
     assert sums["noisy"].shape == (100, 64)
     assert np.allclose(sums["noisy"][-1], noisy[labels == 1][:100].sum(0))
     moves = {name: plots.frame_moves(s) for name, s in sums.items()}
@@ -102,3 +102,13 @@ def test_running_sums_settle_where_later_examples_stop_changing_the_picture() ->
     fig = plots.plot_settling(sums, "one")
     assert len(fig.axes) == 2 * len(plots.SETTLING_FRAMES) + 1
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][0].startswith("steady: settles at n = 1")
+
+
+def test_each_class_keeps_its_colour_whatever_the_number_of_classes() -> None:
+    for classes in (3, 10, 12):
+        fig = plots.plot_embeddings({"raw": {"pca": np.zeros((classes, 2))}}, {"raw/pca": np.arange(classes)}, {},
+                                    [str(c) for c in range(classes)], ["pca"])
+        fig.canvas.draw()  # colours are mapped when drawn
+        drawn = fig.axes[0].collections[0].get_facecolors()[:, :3]
+        expected = [to_rgb(plots.TAB10[c % 10]) for c in range(classes)]
+        assert np.allclose(drawn, expected), classes

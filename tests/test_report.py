@@ -226,7 +226,8 @@ def test_report_in_headless_chromium(reported, browser, tmp_path: Path) -> None:
     plot = page.locator(".explorer .explorer-plot").first
     tip = hover_first_point(page, plot)
     assert re.fullmatch(r"true \d, predicted \d\ntrial \S+ \w+\ntrain row \d+", tip.inner_text())
-    assert tip.locator(".digit").evaluate("d => getComputedStyle(d).backgroundImage").startswith('url("data:image/png')
+    background = tip.locator(".picture").evaluate("d => getComputedStyle(d).backgroundImage")
+    assert background.startswith('url("data:image/png')
     page.screenshot(path=shots / "explorer_hover.png")
     # Box-select in the raw pixels: the same rows are highlighted in the hidden layer.
     box_select(page, plot)
