@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a search space")
     run.add_argument("space", type=Path, help="YAML search space, e.g. search_spaces/study_a.yaml")
-    run.add_argument("--dataset", help="override the space's dataset (mnist, fashion_mnist, mnist_small)")
-    run.add_argument("--data-dir", type=_absolute, help="folder of IDX files (.gz or raw) or an .npz file")
+    run.add_argument("--dataset", help="override the space's dataset: a shipped one (mnist, fashion_mnist, "
+                                        "mnist_small) or your own, a path (.npz, IDX folder, .csv, .parquet)")
+    run.add_argument("--data-dir", type=_absolute, help="where a shipped data set's files are: a folder of IDX files "
+                                                         "(.gz or raw) or an .npz file")
     run.add_argument("--results", type=_place, default="results",
                      help="results root: a folder every node sees, or object storage like s3://bucket/prefix "
                           "(credentials from the environment) (default: results)")
