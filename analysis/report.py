@@ -398,7 +398,7 @@ def _probes(page: Page, records: list[dict], table: pd.DataFrame, trials: pd.Dat
 def _probe_text(name: str, group: pd.DataFrame) -> str:
     """What one probe is, and the rows it was fitted and scored on, so its numbers keep their context."""
     vote = _VOTES.get(group.vote.iloc[0] if "vote" in group else "", "")
-    what = ("a logistic regression on the standardised layer" if name == "linear"
+    what = ("the linear probe, a logistic regression on the standardised layer" if name == "linear"
             else f"{name.removeprefix('umap-knn')}-nearest-neighbour {vote} on a 2-D UMAP of the layer, fitted on "
                  f"training rows and applied to the test rows (a layer of one or two units: on the layer itself, "
                  f"column 'probed directly')" if name.startswith("umap-knn")
