@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,16 @@ FEW = 12  # a numeric axis with this many values or fewer is ticked at each
 
 @dataclass(frozen=True)
 class Live:
-    """An interactive figure: its HTML, and what it needs once per page (scripts, styles) by name."""
+    """An interactive figure: its HTML, and what it needs once per page (scripts, styles) by name;
+    the Plotly figure where it is one."""
 
     html: str
     assets: dict[str, str]
+    plotly: Any = None
+
+    def _repr_html_(self) -> str:
+        """The figure whole, with its scripts, as a notebook shows it."""
+        return "".join(self.assets.values()) + self.html
 
 
 @functools.cache
@@ -39,7 +46,7 @@ def plotly_assets() -> dict[str, str]:
 def _live(fig) -> Live:
     import plotly.io as pio
 
-    return Live(pio.to_html(fig, full_html=False, include_plotlyjs=False, config=CONFIG), plotly_assets())
+    return Live(pio.to_html(fig, full_html=False, include_plotlyjs=False, config=CONFIG), plotly_assets(), fig)
 
 
 def parallel(values: pd.DataFrame) -> Live:

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -65,6 +66,13 @@ document.body.dataset.ready = 'yes';
 """
 
 
+class Drawn(NamedTuple):
+    """One figure of a page: its matplotlib figure and its interactive twin, if any."""
+
+    figure: Figure
+    live: Live | None
+
+
 @dataclass
 class Page:
     title: str
@@ -73,6 +81,7 @@ class Page:
     refresh: int | None = None  # seconds after which a browser reloads the page (a report still growing)
     assets: dict[str, str] = field(default_factory=dict)  # scripts and styles the interactive figures share, by name
     kept: Path | None = None  # where drawn sections are kept for the next page (`reuse`, `keep`)
+    drawn: dict[str, Drawn] | None = None  # where given, every figure as an object, by name (the Python API)
     _used: dict[str, set[str]] = field(default_factory=dict)  # section -> the assets its figures need
 
     def section(self, anchor: str, title: str) -> None:
@@ -131,7 +140,9 @@ class Page:
         """`fig` as a PNG file and in the Markdown; in the HTML too, unless an interactive `live` twin replaces it."""
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
+        plt.close(fig)  # out of pyplot's reach; the object still draws in a notebook
+        if self.drawn is not None:
+            self.drawn[name] = Drawn(fig, live)
         png = buf.getvalue()
         path = self.folder / "figures" / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)

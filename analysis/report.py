@@ -24,13 +24,13 @@ from analysis import explorer, interactive, plots, reference, similarity, tables
 from analysis.compute import SETTLING_CLASS, Computed
 from analysis.embed import TITLES
 from analysis.layers import RAW, RAW_PIXELS, TEST, UMAP, LayerJob, LayerResult
-from analysis.page import Page
+from analysis.page import Drawn, Page
 from analysis.plan import Plan, jobs_of, parse, saved_plan, saved_section, shown
 from analysis.probes import MAJORITY, PLURALITY
 from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
 from analysis.runner import SLOTS, JobRunner
-from sweep import data, reduce
+from sweep import data, reduce, trackers
 from sweep.artifacts import write_text
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
@@ -59,6 +59,7 @@ class ReportOptions:
     data_dir: str | None = None
     seed: int = 0
     plan: Plan | None = None  # instead of the plan saved with the sweep
+    keep_figures: bool = False  # every figure of the final page as an object (`ReportSummary.drawn`), all drawn afresh
 
     def __post_init__(self) -> None:
         if self.image < 0:
@@ -78,6 +79,7 @@ class ReportSummary:
     computed: int = 0  # cache entries computed rather than read
     jobs: list[dict] = field(default_factory=list)  # one row per layer job: what, where, how long
     failed: list[str] = field(default_factory=list)  # layer jobs that failed, with their errors
+    drawn: dict[str, Drawn] = field(default_factory=dict)  # with `keep_figures`: every figure, by name
 
 
 def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions(), *,
@@ -131,12 +133,13 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     compute = time.perf_counter() - start
     done = [results[j] for j in jobs]
     page_start = time.perf_counter()
-    html_path, md_path = _write(sweep, plan, computed, options, out, done, partial=False)
+    html_path, md_path, drawn = _write(sweep, plan, computed, options, out, done, partial=False)
     seconds = {"jobs": sum(r.seconds for r in done if r.computed), "compute": compute,
                "page": time.perf_counter() - page_start, "total": time.perf_counter() - start}
     summary = ReportSummary(html_path, md_path, seconds, sum(len(r.computed) for r in done), _job_rows(done),
-                            [f"{r.job.title}: {r.error}" for r in done if r.error])
+                            [f"{r.job.title}: {r.error}" for r in done if r.error], drawn)
     write_text(out / "tables" / "layer_jobs.csv", pd.DataFrame(summary.jobs).to_csv(index=False))
+    trackers.log_report(files.read_record(), out)  # to the sweep's MLflow run, where it was tracked
     failed = f", {len(summary.failed)} FAILED" if summary.failed else ""
     progress.close(f"report: {html_path} ({duration(seconds['total'])}; {len(jobs)} layer jobs, "
                    f"{summary.computed} cache entries computed{failed})")
@@ -213,15 +216,17 @@ def _job_rows(results: list[LayerResult]) -> list[dict]:
 
 
 def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions, out: Path,
-           results: list[LayerResult], partial: bool) -> tuple[Path, Path]:
-    """The page, its tables and figures from the results in so far."""
+           results: list[LayerResult], partial: bool) -> tuple[Path, Path, dict[str, Drawn]]:
+    """The page, its tables and figures from the results in so far; with `keep_figures`, the figures too."""
     trials = sweep.table()
     chosen = shown(sweep, plan, strict=not partial)
     # The raw input's rows named for what it is: raw pixels, or raw features where rows are not images.
     records = [r | ({"source": f"raw {computed.dataset(r['dataset']).inputs}"} if r["layer"] == RAW else {})
                for res in results for r in res.records]
+    keep = options.keep_figures and not partial
     page = Page(f"Sweep report: {sweep.files.name}" + (" (partial)" if partial else ""), out,
-                refresh=30 if partial else None, kept=out / "cache" / "drawn")
+                refresh=30 if partial else None, kept=None if keep else out / "cache" / "drawn",
+                drawn={} if keep else None)
     configs = tables.configurations(trials)
     _overview(page, sweep, trials, computed, partial)
     _comparison(page, trials, configs, partial)
@@ -246,7 +251,7 @@ def _write(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions,
         within.append(_labelled(own.pairs(), trial_id=trial.trial_id, label=m.get("label", ""),
                                 architecture=trial.config.architecture, seed=m["seed"]).assign(rows=own.rows))
     _write_tables(out / "tables", trials, configs, records, probes, within, across, against)
-    return page.write()
+    return *page.write(), page.drawn or {}
 
 
 def _trial_part(page: Page, trial: Trial, drawings: dict[tuple[str, str, str], LayerResult], columns: list[str],

@@ -7,6 +7,7 @@ import pandas as pd
 from analysis.layers import RAW
 from analysis.results import CONFIG_COLUMNS, finished
 from sweep.folder import SweepFolder
+from sweep.logs import quiet_optuna
 
 # The hyperparameters whose effect on accuracy is drawn and scored, as table columns.
 HYPERPARAMETERS = ["depth", "bottleneck", "n_params", "dropout", "input_reduction", "optimizer", "learning_rate",
@@ -123,15 +124,15 @@ def optuna_study(folder: SweepFolder) -> tuple[pd.DataFrame, pd.Series] | None:
         return None
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{folder.optuna_db}")
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    history = pd.DataFrame({"number": [t.number for t in done], "value": [t.value for t in done]})
-    history["best"] = history.value.cummax()
-    try:
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        scores = optuna.importance.get_param_importances(study, evaluator=evaluator)
-        importance = pd.Series({name.removeprefix("trial/"): v for name, v in scores.items()})
-    except (RuntimeError, ValueError):  # too few finished trials, or nothing varied
-        importance = pd.Series(dtype=float)
+    with quiet_optuna():
+        study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{folder.optuna_db}")
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        history = pd.DataFrame({"number": [t.number for t in done], "value": [t.value for t in done]})
+        history["best"] = history.value.cummax()
+        try:
+            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+            scores = optuna.importance.get_param_importances(study, evaluator=evaluator)
+            importance = pd.Series({name.removeprefix("trial/"): v for name, v in scores.items()})
+        except (RuntimeError, ValueError):  # too few finished trials, or nothing varied
+            importance = pd.Series(dtype=float)
     return history, importance

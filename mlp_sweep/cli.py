@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlp_sweep import api
+from sweep import trackers
 from sweep.backend import BACKENDS, DEFAULT_BACKEND
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
 from sweep.runner import RunOptions, check_data, run_sweep
 from sweep.space import SCHEDULERS, SEARCHES, Distribution, Space
-from sweep.space_file import load_space
 from sweep.storage import Storage, is_uri
 
 if TYPE_CHECKING:  # analysis (pandas, matplotlib) loads only when a command reaches it
@@ -72,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted sweep from its saved state (the space file is not read again)")
     run.add_argument("--dry-run", action="store_true", help="print each trial as one JSON line; train nothing")
+    run.add_argument("--mlflow", nargs="?", const=trackers.BESIDE, metavar="URI",
+                     help="log each trial as an MLflow run under a parent run for the sweep (which gets the report): "
+                          "a tracking URI like sqlite:///path/mlflow.db or http://host:5000; without one, "
+                          "sqlite:///<results>/<name>/mlflow.db")
     run.add_argument("--report", action="store_true",
                      help="analyse each trial as soon as it completes, beside the trials still training, and keep "
                           "report/report.html up to date (as the space's analysis section plans it)")
@@ -135,16 +140,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     options = RunOptions(results=args.results, name=args.name, concurrency=args.concurrency,
                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                         address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend)
-    space = load_space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler,
-                       seeds=args.seeds, params={"dataset": args.dataset, "max_epochs": args.max_epochs})
-    from analysis import plan, reference
-
-    # The report's plan and the study's numbers are checked with the rest of the space.
-    declared = plan.parse(space.analysis, str(args.space))
-    for dataset in space.values("dataset"):
-        plan.check_data(declared, dataset, str(args.space))
-    reference.parse(space.reference, str(args.space), space.labels)
+                         address=args.address, resume=args.resume, data_dir=args.data_dir, backend=args.backend,
+                         mlflow=args.mlflow)
+    space = api.space(args.space, search=args.search, num_samples=args.num_samples, scheduler=args.scheduler,
+                      seeds=args.seeds, dataset=args.dataset, max_epochs=args.max_epochs)
     if args.dry_run:
         check_data(space, options.data_dir)  # as a run would, before anything starts
         if space.search == "optuna":

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sweep import data
+from sweep import data, trackers
 from sweep.artifacts import write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
+from sweep.logs import quiet_optuna
 from sweep.space import Space
 from sweep.storage import RECORDS_ONLY, Storage, is_uri
 
@@ -34,6 +35,7 @@ class RunOptions:
     resume: bool = False  # continue an interrupted sweep instead of refusing its folder
     data_dir: str | None = None
     backend: str = DEFAULT_BACKEND
+    mlflow: str | None = None  # an MLflow tracking URI, or `trackers.BESIDE`: a SQLite store in the sweep folder
 
     def __post_init__(self) -> None:
         concurrency_ok = self.concurrency is None or self.concurrency >= 1
@@ -78,6 +80,8 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     if storage and options.resume:
         storage.pull(folder.data)  # the record of the data it ran on
     check_data(space, options.data_dir, folder)
+    if options.mlflow:
+        trackers.check(options.mlflow)
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
     # A failed trial is one line from `Progress`; its traceback is in its error.txt, not on the console.
@@ -93,7 +97,7 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     here = not (options.address or os.environ.get("RAY_ADDRESS"))  # a Ray of this machine's size
     if here:
         _check_fits(options, {"CPU": os.cpu_count() or 1})  # before it starts: the CPUs it will count
-    with connected(options.address):
+    with connected(options.address), quiet_optuna(space.search == "optuna"):
         if here:
             _check_fits(options, _largest_node())  # what it counted (a CPU quota, GPUs)
         planned = _record(space, options, folder, storage)
@@ -107,10 +111,15 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
             # configuration); that callback restarts its count and clock when the run starts.
             run = tune.Tuner.restore(ray_state, trainable, resume_errored=True)
         else:
-            progress = Progress(log, planned, folder, storage)
-            run = tuner(space, trainable, folder, options.concurrency, location, callbacks=[progress])
-        run.fit()
-    folder.write_record(folder.read_record() | {"ended": time.time()})  # for a report that follows the sweep
+            callbacks = [Progress(log, planned, folder, storage), trackers.tensorboard()]
+            if options.mlflow:
+                callbacks.append(_tracked(space, options, folder, storage, planned))
+            run = tuner(space, trainable, folder, options.concurrency, location, callbacks=callbacks)
+        grid = run.fit()
+    record = folder.read_record()
+    if tracked := record.get("mlflow_run"):
+        trackers.finish(tracked["uri"], tracked["run_id"], failed=grid.num_errors > 0)
+    folder.write_record(record | {"ended": time.time()})  # for a report that follows the sweep
     if storage:
         storage.push(folder.record)
         storage.fetch(skip=RECORDS_ONLY)  # what the summary reads; a report fetches the rest
@@ -145,6 +154,18 @@ def _record(space: Space, options: RunOptions, folder: SweepFolder, storage: Sto
     if storage:
         storage.push(*folder.driver_files(), folder.data)
     return planned
+
+
+def _tracked(space: Space, options: RunOptions, folder: SweepFolder, storage: Storage | None, planned: int) -> object:
+    """The MLflow callback of a new sweep, its parent run recorded in `sweep.json` (a report attaches
+    itself there)."""
+    uri = trackers.mlflow_uri(options.mlflow, folder)
+    callback, run_id = trackers.start(uri, folder.name, {"space": space.name, "search": space.search,
+                                                          "planned": planned, "seeds": list(space.seeds)})
+    folder.write_record(folder.read_record() | {"mlflow_run": {"uri": uri, "run_id": run_id}})
+    if storage:
+        storage.push(folder.record)
+    return callback
 
 
 def _check_fits(options: RunOptions, largest: dict[str, float]) -> None:

@@ -28,7 +28,6 @@ def tuner(space: Space, trainable: Any, folder: SweepFolder, concurrency: int | 
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         # One sampler on the driver, so SQLite sees a single writer; open it later with optuna.load_study.
         storage = optuna.storages.RDBStorage(f"sqlite:///{folder.optuna_db}")
         search_alg = OptunaSearch(metric=METRIC, mode=MODE, seed=space.search_seed, storage=storage,

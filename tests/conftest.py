@@ -100,17 +100,19 @@ class Smoke(NamedTuple):
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
     """The smoke space with the analysis section ANALYSIS, run once per session on real Ray Tune with
-    its report beside it, as `sweep run --report` does. Tests read it; those that change it copy it."""
+    its report beside it and tracked in MLflow beside it, as `sweep run --report --mlflow` does.
+    Tests read it; those that change it copy it."""
     from analysis.report import run_with_report
     from sweep.runner import RunOptions
     from sweep.space_file import load_space
+    from sweep.trackers import BESIDE
 
     space = tmp_path_factory.mktemp("space") / "smoke.yaml"
     space.write_text((SPACES / "smoke.yaml").read_text() + ANALYSIS)
     log, progress = [], io.StringIO()
     with contextlib.redirect_stderr(progress):
-        sweep, report = run_with_report(load_space(space), RunOptions(results=tmp_path_factory.mktemp("results")),
-                                        log=log.append)
+        sweep, report = run_with_report(load_space(space), RunOptions(results=tmp_path_factory.mktemp("results"),
+                                                                      mlflow=BESIDE), log=log.append)
     probes = (sweep / "report" / "tables" / "probes_long.csv").read_text()
     return Smoke(sweep, report, progress.getvalue(), log, probes)
 
