@@ -7,7 +7,7 @@ import pandas as pd
 from analysis.layers import RAW
 from analysis.results import CONFIG_COLUMNS, finished
 from sweep.folder import SweepFolder
-from sweep.logs import quiet_optuna
+from sweep.logs import quiet
 
 # The hyperparameters whose effect on accuracy is drawn and scored, as table columns.
 HYPERPARAMETERS = ["depth", "bottleneck", "n_params", "dropout", "input_reduction", "optimizer", "learning_rate",
@@ -124,7 +124,7 @@ def optuna_study(folder: SweepFolder) -> tuple[pd.DataFrame, pd.Series] | None:
         return None
     import optuna
 
-    with quiet_optuna():
+    with quiet("optuna"):
         study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{folder.optuna_db}")
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         history = pd.DataFrame({"number": [t.number for t in done], "value": [t.value for t in done]})

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import logging
 from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def quiet_optuna(active: bool = True) -> Iterator[None]:
-    """Optuna's INFO lines (one per trial) off for the block, then its verbosity as it was; with
-    `active` False, nothing (Optuna is not even imported)."""
-    if not active:
-        yield
-        return
-    import optuna
-
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+def quiet(*libraries: str) -> Iterator[None]:
+    """The named libraries' INFO lines off for the block (Optuna's line per trial, MLflow's and
+    Alembic's on creating a store), then their loggers' levels as they were. Each library is
+    imported first, since importing one sets its logger up."""
+    loggers = []
+    for name in libraries:
+        importlib.import_module(name)
+        loggers.append(logging.getLogger(name))
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        optuna.logging.set_verbosity(before)
+        for logger, level in zip(loggers, before):
+            logger.setLevel(level)

@@ -17,7 +17,7 @@ from sweep.artifacts import write_text
 from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
-from sweep.logs import quiet_optuna
+from sweep.logs import quiet
 from sweep.space import Space
 from sweep.storage import RECORDS_ONLY, Storage, is_uri
 
@@ -97,7 +97,8 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
     here = not (options.address or os.environ.get("RAY_ADDRESS"))  # a Ray of this machine's size
     if here:
         _check_fits(options, {"CPU": os.cpu_count() or 1})  # before it starts: the CPUs it will count
-    with connected(options.address), quiet_optuna(space.search == "optuna"):
+    chatty = ("optuna",) * (space.search == "optuna") + ("mlflow", "alembic") * bool(options.mlflow)
+    with connected(options.address), quiet(*chatty):
         if here:
             _check_fits(options, _largest_node())  # what it counted (a CPU quota, GPUs)
         planned = _record(space, options, folder, storage)

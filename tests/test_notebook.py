@@ -52,16 +52,19 @@ def test_importing_the_packages_keeps_the_callers_backend_and_logging() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_quiet_optuna_restores_the_verbosity() -> None:
+def test_quiet_restores_each_librarys_logging() -> None:
+    import logging
+
     import optuna
 
-    from sweep.logs import quiet_optuna
+    from sweep.logs import quiet
 
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.DEBUG)
     try:
-        with quiet_optuna():
+        with quiet("optuna", "mlflow"):
             assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+            assert logging.getLogger("mlflow").getEffectiveLevel() == logging.WARNING
         assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
     finally:
         optuna.logging.set_verbosity(before)
