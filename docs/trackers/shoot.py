@@ -56,12 +56,20 @@ def shoot(sweep: Path, out: Path) -> None:
           sync_playwright() as playwright):
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 800})
-        page.goto(f"{mlflow}/#/experiments/1", timeout=120_000)
-        page.get_by_text(sweep.name, exact=True).first.wait_for(timeout=120_000)
+        page.goto(f"{mlflow}/#/experiments/1/runs", timeout=120_000)
+        page.get_by_text("Model training").first.click(timeout=120_000)  # runs, not GenAI traces
+        for dismiss in ("Got it", "Close"):  # first-visit tips and the assistant's panel
+            with contextlib.suppress(Exception):
+                page.get_by_role("button", name=dismiss).first.click(timeout=3000)
+        page.get_by_text(sweep.name).first.wait_for(timeout=120_000)
+        # The sweep's run opened: the trials' runs are nested under it.
+        page.get_by_role("row").filter(has_text=sweep.name).first.locator("button").first.click(timeout=30_000)
         page.wait_for_timeout(3000)
         page.screenshot(path=out / "mlflow.png")
         page.goto(f"{board}/#hparams", timeout=120_000)
         page.get_by_text("trial/hidden").first.wait_for(timeout=120_000)
+        for name in ("activation", "activation_dtype", "batch_size", "dataset", "hidden", "label", "reduction"):
+            page.get_by_text(f"trial/{name}", exact=True).first.click()  # the columns that differ, and hidden
         page.wait_for_timeout(3000)
         page.screenshot(path=out / "tensorboard_hparams.png")
         browser.close()
