@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from analysis.results import load_sweep
-from mlp_sweep import main
+from mlp_sweep import load, main
 from sweep.storage import CACHE_ENV, Storage
 from tests.conftest import SPACES, digits_npz
 from tests.ray_cluster import cluster_of_two, token_env
@@ -100,6 +100,7 @@ def test_storage_smoke_sweep_on_two_nodes_without_a_shared_disk_then_report_from
             assert f"{checkpoint}/{name}" in objects, (checkpoint, name)
     assert {"sweep.json", "space.yaml", "trials.jsonl", "report/report.html", "data/digits.npz"} <= objects.keys()
     assert all(m["dataset"] == "digits" for m in finals)
+    assert len(load(uri).configurations()) == 4  # the Python API reads the sweep from the bucket
     assert sum(k.startswith("reductions/") for k in objects) == 2  # pca20 and rf50, fitted once each
     assert (mirror.report / "report.html").is_file() and len(mirror.trials()) == 4
     jobs = pd.read_csv(mirror.report / "tables" / "layer_jobs.csv")
