@@ -21,7 +21,6 @@ from typing import Any
 
 import pandas as pd
 
-from sweep.backend import DEFAULT_BACKEND
 from sweep.errors import SweepError
 from sweep.folder import SweepFolder
 from sweep.runner import RunOptions, run_sweep
@@ -81,8 +80,7 @@ def run(space_file: str | Path | Space, *, results: str | Path = "results", name
         >>> sweep.trials()[["label", "test_accuracy"]]
     """
     checked = space_file if isinstance(space_file, Space) else space(space_file)
-    run_options = RunOptions(results=_place(results), name=name, backend=options.pop("backend", DEFAULT_BACKEND),
-                             **options)
+    run_options = RunOptions(results=_place(results), name=name, **options)
     if report:
         from analysis.report import ReportOptions, run_with_report
 
