@@ -1,4 +1,5 @@
-"""Sweep Keras MLPs on MNIST-like data with Ray Tune. Keras and Ray load only when a sweep runs."""
+"""Sweep Keras MLPs on MNIST, Fashion-MNIST or any classification data with Ray Tune. Keras and Ray load
+only when a sweep runs."""
 
 from sweep.config import TrialConfig
 from sweep.folder import SweepFolder, TrialFolder
