@@ -45,7 +45,7 @@ def check(given: str) -> None:
         raise SweepError(f"--mlflow {given}: unknown tracking store {scheme!r}; give one of "
                          f"{', '.join(s + '://' for s in STORES)}")
     if scheme == "sqlite":
-        folder = Path(given.removeprefix("sqlite:///")).parent
+        folder = _sqlite_file(given).parent
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise SweepError(f"--mlflow {given}: folder {folder} does not exist or is not writable; create it first")
         return
@@ -64,7 +64,8 @@ def start(uri: str, name: str, params: dict[str, Any]) -> tuple[Any, str]:
 
     client = _client(uri)
     experiment = client.get_experiment_by_name(name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+        name, artifact_location=_artifacts(uri))
     parent = client.create_run(experiment_id, run_name=name, tags={"mlp_sweep.role": "sweep"})
     for key, value in params.items():
         client.log_param(parent.info.run_id, key, value)
@@ -106,6 +107,18 @@ def _texts(params: dict[str, Any]) -> dict[str, Any]:
     """`params` with lists and nulls, nested ones too, as text."""
     return {k: _texts(v) if isinstance(v, dict) else str(v) if v is None or isinstance(v, (list, tuple)) else v
             for k, v in params.items()}
+
+
+def _artifacts(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite store (MLflow's default,
+    `./mlruns`, is the working folder of whoever logs); a server's own place otherwise."""
+    if urlsplit(uri).scheme != "sqlite":
+        return None
+    return (_sqlite_file(uri).absolute().parent / "mlartifacts").as_uri()
+
+
+def _sqlite_file(uri: str) -> Path:
+    return Path(uri.removeprefix("sqlite:///"))
 
 
 def _client(uri: str) -> Any:

@@ -34,6 +34,7 @@ def test_every_trial_is_an_mlflow_run_under_the_sweeps(smoke: Smoke, monkeypatch
         assert len(history) == ours["epochs"] + 1  # every epoch, then the trial's end (the last epoch's again)
     artifacts = [a.path for a in MlflowClient(uri).list_artifacts(record["run_id"], "report")]
     assert "report/report.html" in artifacts
+    assert (smoke.sweep / "mlartifacts").is_dir()  # beside the store, not in the working folder
 
 
 def test_tensorboard_reads_every_trials_curves_and_hparams(smoke: Smoke) -> None:
