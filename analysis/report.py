@@ -123,7 +123,9 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             results |= {r.job: r for r in fresh}
             if ended and not runner.pending:
                 break
-            if fresh and follow is None:  # while the other jobs run, draw the trials whose jobs are in
+            # While the other jobs run, draw the trials whose jobs are in (not where the final page
+            # draws every section afresh to keep its figures).
+            if fresh and follow is None and not options.keep_figures:
                 _draw_ready(sweep, plan, computed, options, out, jobs, results, drawn)
             due = time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
             if sweep and follow and (fresh or not written) and due:

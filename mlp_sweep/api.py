@@ -80,7 +80,7 @@ def run(space_file: str | Path | Space, *, results: str | Path = "results", name
         >>> sweep.trials()[["label", "test_accuracy"]]
     """
     checked = space_file if isinstance(space_file, Space) else space(space_file)
-    run_options = RunOptions(results=_place(results), name=name, **options)
+    run_options = RunOptions(results=place(str(results)), name=name, **options)
     if report:
         from analysis.report import ReportOptions, run_with_report
 
@@ -105,16 +105,23 @@ def load(where: str | Path) -> Sweep:
     """
     from analysis.results import load_sweep
 
-    storage = Storage(str(where)) if is_uri(str(where)) else None
-    if storage:
-        storage.check()
-        if not storage.exists():
-            raise SweepError(f"{where}: no sweep here (sweep.json missing); give the URI of a sweep, <results>/<name>")
-        folder = storage.fetch()
-    else:
-        folder = SweepFolder(Path(where))
+    folder, storage = opened(where)
     load_sweep(folder.path)  # a wrong folder is an error now
     return Sweep(str(where), folder, storage)
+
+
+def opened(where: str | Path, say: Callable[[str], None] | None = None) -> tuple[SweepFolder, Storage | None]:
+    """A sweep's folder to read, and its storage where `where` is a URI: then the folder is this
+    machine's mirror, fetched now (`say` is told first)."""
+    if not is_uri(str(where)):
+        return SweepFolder(Path(where)), None
+    storage = Storage(str(where))
+    storage.check()
+    if not storage.exists():
+        raise SweepError(f"{where}: no sweep here (sweep.json missing); give the URI of a sweep, <results>/<name>")
+    if say:
+        say(f"fetching {where} into {storage.mirror.path}")
+    return storage.fetch(), storage
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,7 @@ class Report:
         return f"<p>report: <a href='{self.html.as_uri()}'>{self.html}</a>, {len(self.figures)} figures</p>"
 
 
-def _place(results: str | Path) -> str:
-    """A results root that means the same in Ray's workers: a folder made absolute, or a URI."""
-    return str(results) if is_uri(str(results)) else str(Path(results).absolute())
+def place(text: str) -> str:
+    """A folder made absolute, so that it means the same in Ray's workers (which run in folders of
+    their own), or a URI on object storage as given."""
+    return text if is_uri(text) else str(Path(text).absolute())

@@ -15,7 +15,6 @@ from mlp_sweep import api
 from sweep import trackers
 from sweep.backend import BACKENDS, DEFAULT_BACKEND
 from sweep.errors import SweepError
-from sweep.folder import SweepFolder
 from sweep.runner import RunOptions, check_data, run_sweep
 from sweep.space import SCHEDULERS, SEARCHES, Distribution, Space
 from sweep.storage import Storage, is_uri
@@ -39,11 +38,6 @@ def _absolute(path: str) -> str:
     return str(Path(path).absolute())
 
 
-def _place(text: str) -> str:
-    """A folder (made absolute) or a URI on object storage (as given)."""
-    return text if is_uri(text) else _absolute(text)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sweep", description="Sweep Keras MLPs on Ray Tune and report what their hidden layers learn.")
@@ -55,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "mnist_small) or your own, a path (.npz, IDX folder, .csv, .parquet)")
     run.add_argument("--data-dir", type=_absolute, help="where a shipped data set's files are: a folder of IDX files "
                                                          "(.gz or raw) or an .npz file")
-    run.add_argument("--results", type=_place, default="results",
+    run.add_argument("--results", type=api.place, default="results",
                      help="results root: a folder every node sees, or object storage like s3://bucket/prefix "
                           "(credentials from the environment) (default: results)")
     run.add_argument("--name", help="sweep name (default: the space file's stem)")
@@ -82,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                           "report/report.html up to date (as the space's analysis section plans it)")
 
     report = sub.add_parser("report", help="analyse a sweep into report/report.html, report.md and tables/")
-    report.add_argument("sweep", type=_place, help="a sweep folder, e.g. results/study_a, or its URI, "
+    report.add_argument("sweep", type=api.place, help="a sweep folder, e.g. results/study_a, or its URI, "
                                                     "e.g. s3://bucket/prefix/study_a")
     plan = report.add_argument_group("overrides of the sweep's analysis plan, for this run",
                                      "default: the space file's analysis section, else the default plan")
@@ -198,15 +192,7 @@ def _report(args: argparse.Namespace) -> int:
                             probe_rows=args.probe_rows, nodes=nodes, image=args.image, address=args.address,
                             data_dir=args.data_dir)
     progress = Progress(quiet=args.quiet)
-    storage = Storage(args.sweep) if is_uri(args.sweep) else None
-    folder = SweepFolder(Path(args.sweep))
-    if storage:  # read through this machine's mirror of the sweep
-        storage.check()
-        if not storage.exists():
-            raise SweepError(f"{args.sweep}: no sweep here (sweep.json missing); give the URI of a sweep, "
-                             f"<results>/<name>")
-        progress.say(f"fetching {args.sweep} into {storage.mirror.path}")
-        folder = storage.fetch()
+    folder, storage = api.opened(args.sweep, progress.say)  # on object storage, this machine's mirror
     follow = storage.following(folder.ended) if storage and args.follow else folder.ended if args.follow else None
     if follow:
         load_sweep(folder.path)  # a wrong folder is an error now, not an endless wait
