@@ -6,9 +6,11 @@ each query's `k + SPARE` best candidates. Those are ranked again by their float6
 first and, between equal distances, the lower training row first. That is scikit-learn's
 `KNeighborsClassifier`'s ranking wherever it is defined: between equal distances (ReLU layers have
 rows of zeros) scikit-learn's choice depends on its thread count, this one does not. The float32
-ranking can only be wrong by its rounding bound, so a
-query whose k-th distance lies within that bound of the best row left out is searched again over
-every row in float64. The answer is exact whatever the data and its ties.
+ranking can only be wrong by its rounding bound, which grows with the rows' lengths; a row longer
+than the query's length plus the distance of its last candidate is farther than every candidate,
+so only the rows within that reach bound it. A query whose k-th distance lies within the bound of
+the best row left out is searched again over every row in float64. The answer is exact whatever
+the data and its ties.
 """
 
 from __future__ import annotations
@@ -53,7 +55,12 @@ def search(train: np.ndarray, test: np.ndarray, k: int, distances: bool = False)
         picked, values = np.take_along_axis(picked, order, 1), np.take_along_axis(values, order, 1).astype(np.float64)
         query64 = query.astype(np.float64)
         own = (query64**2).sum(1)
-        error = roundoff * (np.sqrt(own) + largest) ** 2
+        # A row longer than the query's length plus the k-th candidate's distance (at most `kth`) is
+        # farther than that candidate whatever the rounding, so only shorter rows bound the rounding.
+        length, lengths = np.sqrt(own), np.sqrt(squares[picked[:, : k + 1]])
+        kth = own + values[:, k - 1] + roundoff * (length + lengths[:, k - 1]) ** 2
+        reach = np.minimum(largest, np.maximum(length + np.sqrt(np.maximum(kth, 0)), lengths.max(1)))
+        error = roundoff * (length + reach) ** 2
         # Certain where the k best, and their order, are further apart than twice the rounding.
         unsure = (np.diff(values[:, : k + 1], axis=1) <= 2 * error[:, None]).any(1)
         if m < len(train):

@@ -57,3 +57,22 @@ def test_search_is_exact_nearest_first_lower_row_on_ties() -> None:
     exact = ((test[:, None, :].astype(np.float64) - train[None].astype(np.float64)) ** 2).sum(-1)
     expected = np.lexsort((np.broadcast_to(np.arange(len(train)), exact.shape), exact), axis=-1)[:, :10]
     assert (found == expected).all()
+
+
+def test_a_few_long_rows_do_not_send_queries_to_the_float64_search(monkeypatch) -> None:
+    """Rounding grows with the rows' lengths, but only rows within reach of a query bound it: a
+    few rows 50 times longer than the rest (as dropout layers have) send no more queries to the
+    float64 search over every row than the layer without them (whose exact ties at the k-th do)."""
+    x, _, xt, _ = _mnist(3000, 300)
+    train, test = _relu(x, 64), _relu(xt, 64)
+    again = []
+    every_row = neighbours._every_row
+    monkeypatch.setattr(neighbours, "_every_row", lambda *a: again.append(1) or every_row(*a))
+    neighbours.search(train, test, 5)
+    plain, again[:] = len(again), []
+    train[:5] *= 50
+    found = neighbours.search(train, test, 5)
+    exact = ((test[:, None, :].astype(np.float64) - train[None].astype(np.float64)) ** 2).sum(-1)
+    expected = np.lexsort((np.broadcast_to(np.arange(len(train)), exact.shape), exact), axis=-1)[:, :5]
+    assert (found == expected).all()
+    assert len(again) <= plain + 3, f"{len(again)} of {len(test)} queries searched again, {plain} without long rows"
