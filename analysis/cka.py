@@ -1,5 +1,6 @@
-"""Linear centered kernel alignment (CKA; Kornblith et al. 2019) between two representations of the
-same rows, in feature space: O(rows x features), never a rows x rows Gram matrix.
+"""Linear centered kernel alignment (CKA; Kornblith et al. 2019) between representations of the
+same rows: one pair in feature space (`cka`), every pair of many layers at once from their Gram
+matrices, a block of rows at a time (`matrices`).
 
 `cka(x, y)` is the plain estimator; `cka(x, y, debiased=True)` uses the unbiased HSIC estimator
 (Song et al. 2012), which does not drift towards 1 when features outnumber rows. Both are
@@ -38,11 +39,48 @@ def _hsic_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float((trace + k1.sum() * l1.sum() / ((n - 1) * (n - 2)) - 2 * (k1 @ l1) / (n - 2)) / (n * (n - 3)))
 
 
-def matrix(layers: dict[str, np.ndarray], debiased: bool = False) -> np.ndarray:
-    """CKA of every named representation against every other, [len(layers)] x [len(layers)], symmetric."""
-    names = list(layers)
-    out = np.eye(len(names))
-    for i, a in enumerate(names):
-        for j in range(i + 1, len(names)):
-            out[i, j] = out[j, i] = cka(layers[a], layers[names[j]], debiased)
+def matrices(layers: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Plain and debiased CKA of every named representation against every other, each
+    [len(layers)] x [len(layers)], symmetric with a unit diagonal.
+
+    In row space: HSIC is the inner product of two Gram matrices, double-centred for the plain
+    estimator and U-centred for the unbiased one (Szekely & Rizzo 2014), so each layer's Gram rows
+    are built once per block of rows and every pair's inner product is one float32 GEMM, instead of
+    three feature-space products per pair. Both estimators are invariant to centring the features,
+    so the Grams are of centred features, which keeps float32 free of cancellation."""
+    xs = [np.asarray(x, np.float32) for x in layers.values()]
+    xs = [x - x.mean(0) for x in xs]
+    n, count = len(xs[0]), len(xs)
+    if n < 4:
+        raise ValueError(f"debiased CKA needs at least 4 rows, got {n}")
+    diagonals = [np.square(x).sum(1) for x in xs]  # K_ii; the rows of a centred Gram sum to 0
+    plain, unbiased = np.zeros((count, count)), np.zeros((count, count))
+    block = max(1, _FLOATS // (count * n))
+    for start in range(0, n, block):
+        rows = slice(start, min(start + block, n))
+        grams = np.stack([x[rows] @ x.T for x in xs])  # [layers, rows, n]
+        plain += _inner(grams)
+        # U-centring with row sums -K_ii and total -sum K_ii, then the diagonal zeroed
+        for gram, d in zip(grams, diagonals):
+            gram += (d[rows, None] + d[None, :]) / (n - 2) - d.sum() / ((n - 1) * (n - 2))
+        on_diagonal = np.arange(rows.stop - rows.start)
+        grams[:, on_diagonal, on_diagonal + start] = 0
+        unbiased += _inner(grams)
+    return _normalised(plain), _normalised(unbiased)
+
+
+_FLOATS = 1 << 25  # float32 Gram entries held at once (128 MiB)
+
+
+def _inner(grams: np.ndarray) -> np.ndarray:
+    flat = grams.reshape(len(grams), -1)
+    return (flat @ flat.T).astype(np.float64)
+
+
+def _normalised(hsic: np.ndarray) -> np.ndarray:
+    scale = np.sqrt(np.clip(np.diag(hsic), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = hsic / np.outer(scale, scale)
+    out[np.outer(scale, scale) == 0] = np.nan
+    np.fill_diagonal(out, np.where(scale > 0, 1.0, np.nan))
     return out

@@ -17,7 +17,7 @@ import pandas as pd
 
 from analysis import cka
 from analysis.embed import Cache, stratified
-from analysis.results import Sweep, Trial
+from analysis.results import CONFIG_COLUMNS, Sweep, Trial
 from sweep.data import Dataset
 
 ROWS = 2_000  # test rows compared across a sweep: every layer of a data set is read at these rows only
@@ -35,8 +35,7 @@ class Similarity:
 
     @classmethod
     def of(cls, representations: dict[str, np.ndarray]) -> Similarity:
-        return cls(list(representations), cka.matrix(representations), cka.matrix(representations, debiased=True),
-                   len(next(iter(representations.values()))))
+        return cls(list(representations), *cka.matrices(representations), len(next(iter(representations.values()))))
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Similarity:
@@ -87,9 +86,9 @@ def _within(trial: Trial, ds: Dataset, rows: int, seed: int) -> dict[str, np.nda
 def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[SweepSimilarity]:
     """Per data set: the CKA of every hidden layer of every completed configuration (its lowest
     seed) against every other, and of each layer across a configuration's seeds."""
-    by_dataset: dict[str, dict[str, list[Trial]]] = defaultdict(lambda: defaultdict(list))
-    for trial in sorted(sweep.completed(), key=lambda t: (t.config.architecture, t.config.label, t.config.seed)):
-        by_dataset[trial.config.dataset][_configuration(trial)].append(trial)
+    by_dataset: dict[str, dict[str, list[Trial]]] = defaultdict(dict)
+    for (dataset, name), trials in _configurations(sweep.completed()).items():
+        by_dataset[dataset][name] = trials
     out = []
     for dataset, configurations in by_dataset.items():
         if sum(len(t[0].hidden_layers) for t in configurations.values()) < 2:
@@ -103,9 +102,21 @@ def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[SweepSimi
     return out
 
 
-def _configuration(trial: Trial) -> str:
-    label = f" {trial.config.label}" if trial.config.label else ""
-    return f"{trial.config.architecture}{label}"
+def _configurations(trials: list[Trial]) -> dict[tuple[str, str], list[Trial]]:
+    """Trials pooled by configuration as the tables pool them (every setting but the seed), keyed by
+    data set and a name: the architecture, the label, and the settings that tell configurations apart."""
+    groups: dict[tuple, list[Trial]] = defaultdict(list)
+    for trial in sorted(trials, key=lambda t: (t.config.architecture, t.config.label, t.config.seed)):
+        groups[tuple(getattr(trial.config, c) for c in CONFIG_COLUMNS)].append(trial)
+    named = ("label", "dataset", "architecture", "input_reduction")  # in the name already, or apart
+    differ = [i for i, c in enumerate(CONFIG_COLUMNS) if c not in named and len({key[i] for key in groups}) > 1]
+    out = {}
+    for key, group in groups.items():
+        config = group[0].config
+        name = " ".join([config.architecture, *filter(None, [config.label]),
+                         *(f"{CONFIG_COLUMNS[i]} {key[i]}" for i in differ)])
+        out[(config.dataset, name)] = group
+    return out
 
 
 def _across(configurations: dict[str, list[Trial]], seed: int) -> dict[str, np.ndarray]:

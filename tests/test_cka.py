@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from analysis.cka import cka, matrix
+from analysis import cka as cka_module
+from analysis.cka import cka, matrices
 from analysis.results import load_sweep
 from analysis.similarity import across_sweep
 from tests.conftest import write_trial
@@ -71,22 +72,31 @@ def test_unrelated_representations_score_low_and_debiasing_removes_the_drift_to_
     assert abs(cka(x, y, debiased=True)) < 0.1
 
 
-def test_matrix_is_symmetric_with_a_unit_diagonal(xy) -> None:
+@pytest.mark.parametrize("floats", [1 << 25, 1000])  # every row in one block, or a few rows a block
+def test_matrices_agree_with_the_pairwise_estimators(xy, monkeypatch, floats: int) -> None:
     x, y = xy
-    m = matrix({"x": x, "y": y, "both": np.hstack([x, y])})
-    assert m.shape == (3, 3) and np.allclose(m, m.T) and np.allclose(np.diag(m), 1)
-    assert m[0, 1] == pytest.approx(cka(x, y))
+    monkeypatch.setattr(cka_module, "_FLOATS", floats)
+    layers = {"x": x, "y": y, "both": np.hstack([x, y]), "relu": np.maximum(x + 4, 0)}
+    plain, debiased = matrices(layers)
+    for m, unbiased in ((plain, False), (debiased, True)):
+        assert m.shape == (4, 4) and np.allclose(m, m.T) and np.allclose(np.diag(m), 1)
+        for i, a in enumerate(layers.values()):
+            for j, b in enumerate(layers.values()):
+                assert m[i, j] == pytest.approx(cka(a, b, unbiased), abs=1e-5)
 
 
 def test_across_the_sweep_every_layer_meets_every_other_and_seeds_meet_their_twin(tmp_path: Path) -> None:
     """Four configurations whose layers transform the same test rows, one of them run again as a
-    second seed that learned the very same layers."""
+    second seed that learned the very same layers, and once more with dropout: another configuration."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(300, 20)), rng.integers(0, 10, 300)
     (tmp_path / "sweep.json").write_text('{"planned": 5}')
     for trial_id, hidden, seed, weights in (("a", [8], 0, 1), ("b", [8, 2], 0, 2), ("c", [6, 4], 0, 3),
-                                            ("d", [5], 0, 4), ("twin", [8, 2], 1, 2)):
+                                            ("d", [5], 0, 4), ("twin", [8, 2], 1, 2), ("dropped", [8, 2], 1, 2)):
         write_trial(tmp_path, trial_id, hidden, seed, 0.9)
+        if trial_id == "dropped":
+            params = tmp_path / "trials" / trial_id / "params.json"
+            params.write_text(params.read_text().replace('"dropout": 0.0', '"dropout": 0.3'))
         draw, h, acts = np.random.default_rng(weights), x, {"y_test": y}
         for i, width in enumerate(hidden, 1):
             h = np.maximum(h @ draw.normal(size=(h.shape[1], width)), 0)
@@ -94,11 +104,13 @@ def test_across_the_sweep_every_layer_meets_every_other_and_seeds_meet_their_twi
         np.savez(tmp_path / "trials" / trial_id / "activations.npz", **acts)
 
     (found,) = across_sweep(load_sweep(tmp_path), tmp_path / "cache")
-    assert len(found.layers.names) == 6  # the hidden layers of the four configurations, one seed each
+    assert len(found.layers.names) == 8  # the hidden layers of the five configurations, one seed each
+    assert "784-8-2-10 h2 dropout 0.3 hidden_1" in found.layers.names
     assert np.allclose(found.layers.plain, found.layers.plain.T) and np.allclose(np.diag(found.layers.plain), 1)
-    assert len(found.layers.pairs()) == 15
+    assert len(found.layers.pairs()) == 28
     stable = found.seeds
-    assert len(stable) == 2 and (stable.seeds == 2).all() and stable.configuration.str.endswith("h2").all()
+    assert len(stable) == 2 and (stable.seeds == 2).all()
+    assert (stable.configuration == "784-8-2-10 h2 dropout 0.0").all()
     assert np.allclose(stable["mean"], 1)
     again = across_sweep(load_sweep(tmp_path), tmp_path / "cache")[0]  # read back from the cache
     assert again.layers.names == found.layers.names and np.array_equal(again.layers.debiased, found.layers.debiased)
