@@ -103,7 +103,7 @@ class LayerJob:
         knn = {"ks": self.ks} | ({"vote": self.vote} if self.vote != probes.PLURALITY else {})
         if self.task == PROBES:
             return ([(f"{self.layer}-knn", {**self._key(), **knn})] if self.ks else []) + (
-                [(f"{self.layer}-linear", self._key())] if self.linear else [])
+                [(f"{self.layer}-linear", {**self._key(), "steps": probes.LINEAR_STEPS})] if self.linear else [])
         fit = {**self._key(), "rows": self.rows, **dict(self.params)}
         if self.task == UMAP and self.flat:
             return [(f"{self.layer}-direct-knn", {**fit, **knn})] if self.ks else []
