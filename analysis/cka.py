@@ -79,8 +79,9 @@ def _inner(grams: np.ndarray) -> np.ndarray:
 
 def _normalised(hsic: np.ndarray) -> np.ndarray:
     scale = np.sqrt(np.clip(np.diag(hsic), 0, None))
+    both = np.outer(scale, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = hsic / np.outer(scale, scale)
-    out[np.outer(scale, scale) == 0] = np.nan
+        out = hsic / both
+    out[both == 0] = np.nan
     np.fill_diagonal(out, np.where(scale > 0, 1.0, np.nan))
     return out

@@ -86,11 +86,8 @@ def _within(trial: Trial, ds: Dataset, rows: int, seed: int) -> dict[str, np.nda
 def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[SweepSimilarity]:
     """Per data set: the CKA of every hidden layer of every completed configuration (its lowest
     seed) against every other, and of each layer across a configuration's seeds."""
-    by_dataset: dict[str, dict[str, list[Trial]]] = defaultdict(dict)
-    for (dataset, name), trials in _configurations(sweep.completed()).items():
-        by_dataset[dataset][name] = trials
     out = []
-    for dataset, configurations in by_dataset.items():
+    for dataset, configurations in _configurations(sweep.completed()).items():
         if sum(len(t[0].hidden_layers) for t in configurations.values()) < 2:
             continue
         trained = sorted((t.trial_id, t.metrics.get("trial_ended")) for ts in configurations.values() for t in ts)
@@ -102,20 +99,20 @@ def across_sweep(sweep: Sweep, cache_dir: Path, seed: int = 0) -> list[SweepSimi
     return out
 
 
-def _configurations(trials: list[Trial]) -> dict[tuple[str, str], list[Trial]]:
-    """Trials pooled by configuration as the tables pool them (every setting but the seed), keyed by
-    data set and a name: the architecture, the label, and the settings that tell configurations apart."""
+def _configurations(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
+    """Trials pooled by configuration as the tables pool them (every setting but the seed), per data
+    set, by a name: the architecture, the label, and the settings that tell configurations apart."""
     groups: dict[tuple, list[Trial]] = defaultdict(list)
     for trial in sorted(trials, key=lambda t: (t.config.architecture, t.config.label, t.config.seed)):
         groups[tuple(getattr(trial.config, c) for c in CONFIG_COLUMNS)].append(trial)
     named = ("label", "dataset", "architecture", "input_reduction")  # in the name already, or apart
     differ = [i for i, c in enumerate(CONFIG_COLUMNS) if c not in named and len({key[i] for key in groups}) > 1]
-    out = {}
+    out: dict[str, dict[str, list[Trial]]] = defaultdict(dict)
     for key, group in groups.items():
         config = group[0].config
         name = " ".join([config.architecture, *filter(None, [config.label]),
                          *(f"{CONFIG_COLUMNS[i]} {key[i]}" for i in differ)])
-        out[(config.dataset, name)] = group
+        out[config.dataset][name] = group
     return out
 
 
