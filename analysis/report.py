@@ -40,6 +40,7 @@ from sweep.storage import mirrored
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
+TRIALS_NICE = 10  # trials beside the report's jobs: about a tenth of a core's cycles against a job's
 EXPLORED_ROWS = 10_000  # the most rows the embedding explorer carries (each with its picture)
 
 
@@ -152,13 +153,15 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
                     log: Callable[[str], None] = print) -> tuple[Path, ReportSummary]:
     """Run a sweep with its report computed beside it on the same Ray: a thread of this driver
     submits each trial's layer jobs as the trial completes and rewrites the page; the jobs run in
-    report slots, one per core, beside the trials still training rather than after them. The final
-    page follows the sweep's end. Returns the sweep folder and the report."""
+    report slots, one per core, beside the trials still training rather than after them, and the
+    trials run at nice `TRIALS_NICE`, so the jobs take the cores whenever they have work and the
+    trials the rest. The final page follows the sweep's end. Returns the sweep folder and the report."""
     from sweep.cluster import connected
     from sweep.runner import run_sweep
 
     ended, outcome = threading.Event(), {}
     storage = run.storage(space)
+    run = replace(run, nice=max(run.nice, TRIALS_NICE))
     options = replace(options, plan=options.plan or parse(space.analysis, str(space.path)))
 
     def report() -> None:
