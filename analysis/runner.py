@@ -1,11 +1,13 @@
 """Layer jobs on Ray: those the cache already holds are read on the driver, the others run as Ray
 tasks of one CPU each, trial by trial, on a local Ray or an existing cluster. Beside a sweep on a
 Ray started for both (`sweep run --report`), they take report slots (`SLOTS`) instead of CPUs, so
-the report keeps pace with the trials rather than waiting for the last one to free its CPU."""
+the report keeps pace with the trials rather than waiting for the last one to free its CPU, and run
+at normal CPU priority, ahead of the trials (`analysis.report.run_with_report`)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from typing import Any
 from analysis.layers import RAW_PIXELS, LayerJob, LayerResult, run_layer
 from analysis.progress import Progress
 
+NICENESS = "RAY_worker_niceness"  # Ray's setting of a worker process's nice value (default 15)
 SLOTS = "report_slots"  # a custom resource of a Ray started for a sweep and its report: layer jobs at once
 
 
@@ -22,6 +25,7 @@ def _run_on_node(job: LayerJob) -> LayerResult:
 
     result = run_layer(job)
     result.node = ray.get_runtime_context().get_node_id()[:12]
+    result.nice = os.getpriority(os.PRIO_PROCESS, 0)
     return result
 
 
@@ -88,7 +92,9 @@ class JobRunner:
         assert self._stack is not None, "JobRunner.submit outside `with runner.running()`"
         self._stack.enter_context(connected(self.address))
         resources = ray.cluster_resources()
-        slots = {"num_cpus": 0, "resources": {SLOTS: 1}} if resources.get(SLOTS) else {"num_cpus": 1}
+        # Beside trials, at normal priority: Ray starts its workers, trials included, at nice 15.
+        slots = ({"num_cpus": 0, "resources": {SLOTS: 1}, "runtime_env": {"env_vars": {NICENESS: "0"}}}
+                 if resources.get(SLOTS) else {"num_cpus": 1})
         self._task = ray.remote(max_retries=2, **slots)(_run_on_node)
         self.progress.slots = max(1, int(resources.get(SLOTS) or resources.get("CPU", 1)))
 

@@ -202,7 +202,8 @@ def _described(cfg: TrialConfig) -> dict[str, Any]:
 def _node() -> dict[str, str]:
     import ray
 
-    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid()}
+    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid(),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0)}
 
 
 def continue_from(model: Any, saved: Path, learning_rate: float) -> None:
