@@ -1,6 +1,6 @@
 """Benchmark: the framework against the plain way, side by side in one run.
 
-    python bench/run.py [--quick] [--only train,sweep,report,analysis]
+    python bench/run.py [--quick] [--only train,sweep,report,analysis] [--spaces widths,study_a_seeds]
 
 train: the baseline's epochs; sweep: Study A through `sweep run` against a plain Keras loop, and
 the share of a three-seed sweep outside its trials; report: Study A's report through `sweep
@@ -434,16 +434,15 @@ def _space(tmp: Path, name: str, doc: dict, **params) -> Path:
     return path
 
 
-def bench_analysis(tmp: Path, quick: bool) -> tuple[list[str], dict]:
-    """The default plan against the sweep it analyses, the report that follows a sweep, the
-    default's probes against scikit-learn's on every row, and both studies' declared plans against
-    the notebooks' own calls."""
-
-
+def bench_analysis(tmp: Path, quick: bool, names: list[str] | None = None) -> tuple[list[str], dict]:
+    """The default plan against the sweep it analyses, the report that follows a sweep (on the
+    spaces `names`, default all), the default's probes against scikit-learn's on every row, and both
+    studies' declared plans against the notebooks' own calls."""
     lines, raw = [], {}
     quick_params = {"dataset": "mnist_small", "max_epochs": 2, "patience": None, "validation": 1000}
     spaces = {"smoke": (SPACES / "smoke.yaml", {"seeds": [0, 1, 2]}, {})} if quick else {
         "widths": (SPACES / "widths.yaml", {}, {}), "study_a_seeds": (STUDY_A, {"seeds": [0, 1, 2]}, {})}
+    spaces = {name: spaces[name] for name in names or spaces}
     for name, (path, keys, params) in spaces.items():
         doc = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "analysis"} | keys  # default plan
         space = _space(tmp, name, doc, **params)
@@ -552,6 +551,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs per model and a lighter report")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    parser.add_argument("--spaces", help="analysis: the default plan's spaces, comma-separated, of widths and "
+                                          "study_a_seeds (--quick: smoke); default all")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--args", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -563,6 +564,9 @@ def main() -> int:
     sections = [s for s in args.only.split(",") if s]
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown section {sorted(unknown)[0]!r}; choose from {', '.join(SECTIONS)}")
+    names = [s for s in (args.spaces or "").split(",") if s]
+    if unknown := set(names) - ({"smoke"} if args.quick else {"widths", "study_a_seeds"}):
+        parser.error(f"unknown space {sorted(unknown)[0]!r} for --spaces")
     lines, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         doc = yaml.safe_load(STUDY_A.read_text())
@@ -582,7 +586,7 @@ def main() -> int:
             found, raw["report"] = bench_report(Path(tmp) / "sweep", args.quick)
             lines += found
         if "analysis" in sections:
-            found, raw["analysis"] = bench_analysis(Path(tmp), args.quick)
+            found, raw["analysis"] = bench_analysis(Path(tmp), args.quick, names)
             lines += found
     print("\n".join(lines))
     print(json.dumps(raw, indent=1, default=float))

@@ -90,7 +90,9 @@ def test_layer_jobs_ran_as_ray_tasks_and_progress_was_shown(reported) -> None:
     assert set(jobs.task) == {"probes", "umap", "pca", "tsne", "trimap", "pacmap"}
     lines = progress.splitlines()
     assert lines[0].startswith("report: ") and lines[0].endswith("(4 planned); following the sweep")
-    assert sum("left" in line for line in lines) >= len(jobs) - 1  # each finished job, with the time left
+    # a line per finished job, with the time left while any is queued
+    finished = [(int(m[1]), int(m[2]), line) for line in lines if (m := re.match(r"\s+\[\s*(\d+)/(\d+)\] ", line))]
+    assert len(finished) == len(jobs) and all("left" in line for n, of, line in finished if n < of)
     assert lines[-1].startswith("report: ") and "cache entries computed" in lines[-1]
 
 
