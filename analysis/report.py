@@ -40,7 +40,7 @@ from sweep.storage import mirrored
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
-TRIALS_NICE = 10  # trials beside the report's jobs (nice 0): about a tenth of a core's cycles against a job's
+TRIALS_NICE = 10  # trials beside the report's jobs (nice 5): at most a quarter of a core's cycles against a job's
 EXPLORED_ROWS = 10_000  # the most rows the embedding explorer carries (each with its picture)
 
 
@@ -155,7 +155,8 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
     submits each trial's layer jobs as the trial completes and rewrites the page; the jobs run in
     report slots, one per core, beside the trials still training rather than after them, and the
     trials at nice `TRIALS_NICE` or lower priority (Ray's default for its workers is 15) against the
-    jobs' 0, so the jobs take the cores whenever they have work and the trials the rest. The final
+    jobs' `JOBS_NICE`, so the jobs take the cores whenever they have work and the trials the rest,
+    and the driver (nice 0) stays ahead of both. The final
     page follows the sweep's end. Returns the sweep folder and the report."""
     from sweep.cluster import connected
     from sweep.runner import run_sweep

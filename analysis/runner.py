@@ -2,7 +2,7 @@
 tasks of one CPU each, trial by trial, on a local Ray or an existing cluster. Beside a sweep on a
 Ray started for both (`sweep run --report`), they take report slots (`SLOTS`) instead of CPUs, so
 the report keeps pace with the trials rather than waiting for the last one to free its CPU, and run
-at normal CPU priority, ahead of the trials (`analysis.report.run_with_report`)."""
+at a CPU priority ahead of the trials' (`JOBS_NICE`, `analysis.report.run_with_report`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from analysis.layers import RAW_PIXELS, LayerJob, LayerResult, run_layer
 from analysis.progress import Progress
 
 NICENESS = "RAY_worker_niceness"  # Ray's setting of a worker process's nice value (default 15)
+JOBS_NICE = 5  # beside trials: behind the driver (Ray Tune's loop, the page) at 0, ahead of the trials at 10 or more
 SLOTS = "report_slots"  # a custom resource of a Ray started for a sweep and its report: layer jobs at once
 
 
@@ -92,8 +93,8 @@ class JobRunner:
         assert self._stack is not None, "JobRunner.submit outside `with runner.running()`"
         self._stack.enter_context(connected(self.address))
         resources = ray.cluster_resources()
-        # Beside trials, at normal priority: Ray starts its workers, trials included, at nice 15.
-        slots = ({"num_cpus": 0, "resources": {SLOTS: 1}, "runtime_env": {"env_vars": {NICENESS: "0"}}}
+        # Beside trials, ahead of them: Ray starts its workers, trials included, at nice 15.
+        slots = ({"num_cpus": 0, "resources": {SLOTS: 1}, "runtime_env": {"env_vars": {NICENESS: str(JOBS_NICE)}}}
                  if resources.get(SLOTS) else {"num_cpus": 1})
         self._task = ray.remote(max_retries=2, **slots)(_run_on_node)
         self.progress.slots = max(1, int(resources.get(SLOTS) or resources.get("CPU", 1)))
