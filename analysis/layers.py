@@ -132,7 +132,6 @@ class LayerResult:
     seconds: float = 0.0
     computed: list[str] = field(default_factory=list)  # cache entries made, not read
     node: str | None = None  # where it ran, when it ran as a Ray task
-    nice: int | None = None  # and at which CPU priority
     error: str | None = None  # why it failed
 
 

@@ -40,7 +40,6 @@ from sweep.storage import mirrored
 
 POLL = 2.0  # seconds between looks at a followed sweep's folder
 REWRITE = 15.0  # least seconds between two partial pages (and at least 3x the time one takes)
-TRIALS_NICE = 10  # trials beside the report's jobs (nice 5): at most a quarter of a core's cycles against a job's
 EXPLORED_ROWS = 10_000  # the most rows the embedding explorer carries (each with its picture)
 
 
@@ -153,17 +152,13 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
                     log: Callable[[str], None] = print) -> tuple[Path, ReportSummary]:
     """Run a sweep with its report computed beside it on the same Ray: a thread of this driver
     submits each trial's layer jobs as the trial completes and rewrites the page; the jobs run in
-    report slots, one per core, beside the trials still training rather than after them, and the
-    trials at nice `TRIALS_NICE` or lower priority (Ray's default for its workers is 15) against the
-    jobs' `JOBS_NICE`, so the jobs take the cores whenever they have work and the trials the rest,
-    and the driver (nice 0) stays ahead of both. The final
+    report slots, one per core, beside the trials still training rather than after them. The final
     page follows the sweep's end. Returns the sweep folder and the report."""
     from sweep.cluster import connected
     from sweep.runner import run_sweep
 
     ended, outcome = threading.Event(), {}
     storage = run.storage(space)
-    run = replace(run, nice=max(run.nice, TRIALS_NICE))
     options = replace(options, plan=options.plan or parse(space.analysis, str(space.path)))
 
     def report() -> None:
@@ -218,8 +213,7 @@ def _check_options(sweep: Sweep, plan: Plan, options: ReportOptions, strict: boo
 def _job_rows(results: list[LayerResult]) -> list[dict]:
     return [{"dataset": r.job.dataset, "source": r.job.source, "label": r.job.label, "layer": r.job.layer,
              "task": r.job.task, "width": r.job.width, "rows": r.job.fitted, "estimate_s": round(r.job.cost(), 1),
-             "seconds": round(r.seconds, 2), "computed": len(r.computed), "node": r.node, "nice": r.nice,
-             "error": r.error}
+             "seconds": round(r.seconds, 2), "computed": len(r.computed), "node": r.node, "error": r.error}
             for r in results]
 
 

@@ -1,13 +1,11 @@
 """Layer jobs on Ray: those the cache already holds are read on the driver, the others run as Ray
 tasks of one CPU each, trial by trial, on a local Ray or an existing cluster. Beside a sweep on a
 Ray started for both (`sweep run --report`), they take report slots (`SLOTS`) instead of CPUs, so
-the report keeps pace with the trials rather than waiting for the last one to free its CPU, and run
-at a CPU priority ahead of the trials' (`JOBS_NICE`, `analysis.report.run_with_report`)."""
+the report keeps pace with the trials rather than waiting for the last one to free its CPU."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,8 +14,6 @@ from typing import Any
 from analysis.layers import RAW_PIXELS, LayerJob, LayerResult, run_layer
 from analysis.progress import Progress
 
-NICENESS = "RAY_worker_niceness"  # Ray's setting of a worker process's nice value (default 15)
-JOBS_NICE = 5  # beside trials: behind the driver (Ray Tune's loop, the page) at 0, ahead of the trials at 10 or more
 SLOTS = "report_slots"  # a custom resource of a Ray started for a sweep and its report: layer jobs at once
 
 
@@ -26,7 +22,6 @@ def _run_on_node(job: LayerJob) -> LayerResult:
 
     result = run_layer(job)
     result.node = ray.get_runtime_context().get_node_id()[:12]
-    result.nice = os.getpriority(os.PRIO_PROCESS, 0)
     return result
 
 
@@ -93,9 +88,7 @@ class JobRunner:
         assert self._stack is not None, "JobRunner.submit outside `with runner.running()`"
         self._stack.enter_context(connected(self.address))
         resources = ray.cluster_resources()
-        # Beside trials, ahead of them: Ray starts its workers, trials included, at nice 15.
-        slots = ({"num_cpus": 0, "resources": {SLOTS: 1}, "runtime_env": {"env_vars": {NICENESS: str(JOBS_NICE)}}}
-                 if resources.get(SLOTS) else {"num_cpus": 1})
+        slots = {"num_cpus": 0, "resources": {SLOTS: 1}} if resources.get(SLOTS) else {"num_cpus": 1}
         self._task = ray.remote(max_retries=2, **slots)(_run_on_node)
         self.progress.slots = max(1, int(resources.get(SLOTS) or resources.get("CPU", 1)))
 

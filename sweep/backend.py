@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import sys
@@ -15,9 +14,8 @@ DEFAULT_BACKEND = "jax"  # fastest here for small MLPs: see bench/run.py and the
 _held: dict[int, int] = {}  # core -> its locked file descriptor, held open for the life of the process
 
 
-def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None, nice: int = 0) -> None:
-    """Choose the Keras backend, cap its CPU thread pools at `threads` (None: leave as is) and run
-    this process at CPU priority `nice` or lower (`yield_cpu`).
+def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None) -> None:
+    """Choose the Keras backend and cap its CPU thread pools at `threads` (None: leave as is).
 
     Ray does not size TensorFlow's or XLA's pools from a trial's CPU share, so two trials on two
     cores would each start one thread per core and fight; this gives each trial its share and
@@ -34,8 +32,6 @@ def configure(backend: str = DEFAULT_BACKEND, threads: int | None = None, nice: 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
     os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-    if nice:
-        yield_cpu(nice)
     if threads is None:
         return
     threads = max(1, threads)
@@ -56,19 +52,6 @@ def cache_compiles(folder: Path) -> None:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-def yield_cpu(nice: int) -> None:
-    """Run every thread of this process at nice value `nice`, or lower priority where it already is.
-
-    Linux keeps a nice value per thread (a thread inherits its starter's), so each running thread
-    is set. A trial beside a report's jobs (`sweep run --report`) runs so: the jobs take the cores
-    whenever they have work, and the trials every cycle the jobs leave.
-    """
-    threads = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else [0]
-    for thread in threads:
-        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
-            os.setpriority(os.PRIO_PROCESS, thread, max(nice, os.getpriority(os.PRIO_PROCESS, thread)))
 
 
 def pin(cores: int) -> set[int]:

@@ -36,14 +36,12 @@ class RunOptions:
     data_dir: str | None = None
     backend: str = DEFAULT_BACKEND
     mlflow: str | None = None  # an MLflow tracking URI, or `trackers.BESIDE`: a SQLite store in the sweep folder
-    nice: int = 0  # the trials' CPU priority, 0 (normal) to 19 (only what other work leaves)
 
     def __post_init__(self) -> None:
         concurrency_ok = self.concurrency is None or self.concurrency >= 1
         for name, value, ok, rule in (("--concurrency", self.concurrency, concurrency_ok, ">= 1"),
                                       ("--cpus-per-trial", self.cpus_per_trial, self.cpus_per_trial > 0, "> 0"),
-                                      ("--gpus-per-trial", self.gpus_per_trial, self.gpus_per_trial >= 0, ">= 0"),
-                                      ("nice", self.nice, 0 <= self.nice <= 19, "between 0 and 19")):
+                                      ("--gpus-per-trial", self.gpus_per_trial, self.gpus_per_trial >= 0, ">= 0")):
             if not ok:
                 raise SweepError(f"{name} must be {rule}, got {value}")
         if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
@@ -106,8 +104,7 @@ def run_sweep(space: Space, options: RunOptions, log: Callable[[str], None] = pr
         planned = _record(space, options, folder, storage)
         log(f"{planned} trials -> {location}{' (resumed)' if options.resume else ''}")
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, sweep=location, data_dir=options.data_dir, backend=options.backend,
-                                 nice=options.nice),
+            tune.with_parameters(train_trial, sweep=location, data_dir=options.data_dir, backend=options.backend),
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
         ray_state = storage.ray_uri if storage else str(folder.ray)
         if options.resume and tune.Tuner.can_restore(ray_state):

@@ -36,8 +36,7 @@ STEPS_PER_EXECUTION = 64  # batches per compiled call: at batch 32, per-step ove
 PREDICT_BATCH = 131_072  # rows per inference call: all of MNIST's 70,000 in one
 
 
-def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = None, backend: str = "jax",
-                nice: int = 0) -> None:
+def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = None, backend: str = "jax") -> None:
     """Ray Tune function trainable; `config["trial"]` holds the trial's configuration as plain data
     (a grid's `TrialConfig.to_dict()`, or the values Optuna drew). `sweep` is the sweep's folder,
     shared by every node, or its URI on object storage (`sweep.storage`): there the trial writes
@@ -52,7 +51,7 @@ def train_trial(config: dict[str, Any], *, sweep: str, data_dir: str | None = No
     context = tune.get_context()
     trial_id = context.get_trial_id()
     cpus = context.get_trial_resources().required_resources.get("CPU", 1)
-    configure(backend, threads=int(cpus), nice=nice)
+    configure(backend, threads=int(cpus))
     storage = Storage(sweep) if is_uri(sweep) else None
     home = storage.mirror if storage else SweepFolder(Path(sweep))  # this node's reductions and compile cache
     if backend == "jax":
@@ -202,8 +201,7 @@ def _described(cfg: TrialConfig) -> dict[str, Any]:
 def _node() -> dict[str, str]:
     import ray
 
-    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid(),
-            "nice": os.getpriority(os.PRIO_PROCESS, 0)}
+    return {"node": ray.get_runtime_context().get_node_id()[:12], "host": socket.gethostname(), "pid": os.getpid()}
 
 
 def continue_from(model: Any, saved: Path, learning_rate: float) -> None:
