@@ -434,14 +434,20 @@ def _space(tmp: Path, name: str, doc: dict, **params) -> Path:
     return path
 
 
+def _default_spaces(quick: bool) -> dict[str, tuple[Path, dict, dict]]:
+    """The spaces the default plan is measured on: name -> (file, its keys replaced, params set)."""
+    if quick:
+        return {"smoke": (SPACES / "smoke.yaml", {"seeds": [0, 1, 2]}, {})}
+    return {"widths": (SPACES / "widths.yaml", {}, {}), "study_a_seeds": (STUDY_A, {"seeds": [0, 1, 2]}, {})}
+
+
 def bench_analysis(tmp: Path, quick: bool, names: list[str] | None = None) -> tuple[list[str], dict]:
     """The default plan against the sweep it analyses, the report that follows a sweep (on the
     spaces `names`, default all), the default's probes against scikit-learn's on every row, and both
     studies' declared plans against the notebooks' own calls."""
     lines, raw = [], {}
     quick_params = {"dataset": "mnist_small", "max_epochs": 2, "patience": None, "validation": 1000}
-    spaces = {"smoke": (SPACES / "smoke.yaml", {"seeds": [0, 1, 2]}, {})} if quick else {
-        "widths": (SPACES / "widths.yaml", {}, {}), "study_a_seeds": (STUDY_A, {"seeds": [0, 1, 2]}, {})}
+    spaces = _default_spaces(quick)
     spaces = {name: spaces[name] for name in names or spaces}
     for name, (path, keys, params) in spaces.items():
         doc = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "analysis"} | keys  # default plan
@@ -565,7 +571,7 @@ def main() -> int:
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown section {sorted(unknown)[0]!r}; choose from {', '.join(SECTIONS)}")
     names = [s for s in (args.spaces or "").split(",") if s]
-    if unknown := set(names) - ({"smoke"} if args.quick else {"widths", "study_a_seeds"}):
+    if unknown := set(names) - set(_default_spaces(args.quick)):
         parser.error(f"unknown space {sorted(unknown)[0]!r} for --spaces")
     lines, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
