@@ -130,6 +130,7 @@ class LayerResult:
     positions: dict[str, np.ndarray] = field(default_factory=dict)  # method (+ TEST) -> the rows drawn
     notes: dict[str, str] = field(default_factory=dict)  # method -> text for the plot title
     seconds: float = 0.0
+    ended: float = 0.0  # when it ended (Unix time)
     computed: list[str] = field(default_factory=list)  # cache entries made, not read
     node: str | None = None  # where it ran, when it ran as a Ray task
     error: str | None = None  # why it failed
@@ -171,7 +172,7 @@ def run_layer(job: LayerJob) -> LayerResult:
           contextlib.redirect_stdout(io.StringIO())):
         warnings.simplefilter("ignore")
         result = _run(job)
-    result.seconds = time.perf_counter() - start
+    result.seconds, result.ended = time.perf_counter() - start, time.time()
     return result
 
 

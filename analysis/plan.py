@@ -316,6 +316,13 @@ def shown(sweep: Sweep, plan: Plan, strict: bool = True) -> list[Trial]:
     return chosen
 
 
+def raw_key(trial: Trial) -> str:
+    """Which raw-pixel rows a trial's are: its data set, validation split and kept rows (drawn with
+    its seed); the raw-pixel jobs of trials with the same key are shared, in `cache/<key>`."""
+    cfg = trial.config
+    return f"raw-{cfg.dataset}-{cfg.split_key}" + (f"-k{cfg.keep_train}-s{cfg.seed}" if cfg.keep_train else "")
+
+
 def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common: Any) -> list[LayerJob]:
     """Every layer job of the plan: raw pixels once per (data set, validation split, kept rows),
     then every hidden layer of every completed trial. Each layer has its probes, and the layers of
@@ -328,8 +335,8 @@ def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common
     raw: dict[str, tuple[Trial, bool]] = {}
     layers = []
     for trial in sweep.completed():
-        cfg = trial.config  # kept rows are drawn with the trial's seed
-        key = f"raw-{cfg.dataset}-{cfg.split_key}" + (f"-k{cfg.keep_train}-s{cfg.seed}" if cfg.keep_train else "")
+        cfg = trial.config
+        key = raw_key(trial)
         first, drawn = raw.get(key, (trial, False))
         raw[key] = (first, drawn or trial in chosen)
         shapes = trial.shapes()

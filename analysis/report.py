@@ -25,7 +25,7 @@ from analysis.compute import SETTLING_CLASS, Computed
 from analysis.embed import TITLES
 from analysis.layers import RAW, RAW_PIXELS, TEST, UMAP, LayerJob, LayerResult
 from analysis.page import Drawn, Page
-from analysis.plan import Plan, jobs_of, parse, saved_plan, saved_section, shown
+from analysis.plan import Plan, jobs_of, parse, raw_key, saved_plan, saved_section, shown
 from analysis.probes import MAJORITY, PLURALITY
 from analysis.progress import Progress, duration
 from analysis.results import Sweep, Trial, finished, load_sweep
@@ -213,7 +213,7 @@ def _check_options(sweep: Sweep, plan: Plan, options: ReportOptions, strict: boo
 def _job_rows(results: list[LayerResult]) -> list[dict]:
     return [{"dataset": r.job.dataset, "source": r.job.source, "label": r.job.label, "layer": r.job.layer,
              "task": r.job.task, "width": r.job.width, "rows": r.job.fitted, "estimate_s": round(r.job.cost(), 1),
-             "seconds": round(r.seconds, 2), "computed": len(r.computed), "node": r.node, "error": r.error}
+             "seconds": round(r.seconds, 2), "ended": round(r.ended, 2), "computed": len(r.computed), "node": r.node, "error": r.error}
             for r in results]
 
 
@@ -262,7 +262,7 @@ def _trial_part(page: Page, trial: Trial, drawings: dict[tuple[str, str, str], L
     results, or drawn now and kept."""
     m = trial.metrics
     drawn = {layer: result for layer in [RAW, *trial.hidden_layers]
-             if (result := drawings.get((m["dataset"], RAW_PIXELS if layer == RAW else trial.trial_id, layer)))
+             if (result := drawings.get((m["dataset"], raw_key(trial) if layer == RAW else trial.trial_id, layer)))
              and result.coords}
     key = json.dumps([trial.trial_id, m.get("trial_ended"), repr(computed.plan), options.image,
                       [(layer, sorted(r.notes.items())) for layer, r in drawn.items()]], default=str)
@@ -294,11 +294,14 @@ def _columns(plan: Plan) -> list[str]:
 
 
 def _drawings(results: list[LayerResult], columns: list[str]) -> dict[tuple[str, str, str], LayerResult]:
-    """Every layer's coordinates, rows and notes, merged from its jobs, in the order of `columns`.
-    A layer of width <= 2 is drawn as it is in every column."""
+    """Every layer's coordinates, rows and notes, merged from its jobs, in the order of `columns`,
+    by (data set, trial id or, for raw pixels, `raw_key`, layer): trials with other validation
+    splits have other raw-pixel rows. A layer of width <= 2 is drawn as it is in every column."""
     merged: dict[tuple[str, str, str], LayerResult] = {}
     for res in results:
-        into = merged.setdefault((res.job.dataset, res.job.source, res.job.layer), LayerResult(res.job))
+        job = res.job
+        source = Path(job.cache_dir).name if job.layer == RAW else job.source  # raw pixels: cache/<raw_key>
+        into = merged.setdefault((job.dataset, source, job.layer), LayerResult(job))
         for part in ("coords", "positions", "notes"):
             getattr(into, part).update(getattr(res, part))
     for layer in merged.values():

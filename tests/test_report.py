@@ -84,6 +84,9 @@ def test_layer_jobs_ran_as_ray_tasks_and_progress_was_shown(reported) -> None:
     assert jobs.error.isna().all() and len(pd.read_csv(sweep / "report" / "tables" / "layer_jobs.csv")) == len(jobs)
     assert jobs.node.notna().all()  # every job was computed by a Ray task, none on the driver
     assert pd.DataFrame(warm.jobs).node.isna().all()  # and the warm report read them all on the driver
+    # each job's end time lies within its own report's run: the cold one's before the warm one's
+    assert 0 < jobs.ended.max() - jobs.ended.min() <= cold.seconds["total"]
+    assert jobs.ended.max() <= pd.DataFrame(warm.jobs).ended.min()
     # every layer: its exact probes and KNN on UMAP; raw pixels and the shown trial: every method besides
     assert set(jobs.task) == {"probes", "umap", "pca", "tsne", "trimap", "pacmap"}
     lines = progress.splitlines()
