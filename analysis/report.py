@@ -213,7 +213,8 @@ def _check_options(sweep: Sweep, plan: Plan, options: ReportOptions, strict: boo
 def _job_rows(results: list[LayerResult]) -> list[dict]:
     return [{"dataset": r.job.dataset, "source": r.job.source, "label": r.job.label, "layer": r.job.layer,
              "task": r.job.task, "width": r.job.width, "rows": r.job.fitted, "estimate_s": round(r.job.cost(), 1),
-             "seconds": round(r.seconds, 2), "ended": round(r.ended, 2), "computed": len(r.computed), "node": r.node, "error": r.error}
+             "seconds": round(r.seconds, 2), "ended": round(r.ended, 2), "computed": len(r.computed), "node": r.node,
+             "error": r.error}
             for r in results]
 
 
