@@ -433,10 +433,10 @@ def _follow(space: Path, tmp: Path, name: str, *args: str) -> dict:
     last = max(m["trial_ended"] for m in metrics)
     jobs = pd.read_csv(report / "tables" / "layer_jobs.csv")
     after = jobs[jobs.ended > last]
-    return {"lag_s": (report / "report.html").stat().st_mtime - last, "jobs_after": len(after),
+    page = (report / "report.html").stat().st_mtime
+    return {"lag_s": page - last, "jobs_after": len(after),
             "jobs_after_s": max(0.0, after.ended.max() - last) if len(after) else 0.0,
-            "trials_span_s": last - min(m["trial_started"] for m in metrics),
-            "page_after_start_s": (report / "report.html").stat().st_mtime - started}
+            "trials_span_s": last - min(m["trial_started"] for m in metrics), "page_after_start_s": page - started}
 
 
 def _space(tmp: Path, name: str, doc: dict, **params) -> Path:
