@@ -43,6 +43,11 @@ class Progress:
     def queue(self, jobs: list[LayerJob]) -> None:
         self.queued.extend(jobs)
 
+    def withdraw(self, jobs: list[LayerJob]) -> None:
+        """Queued jobs no longer wanted."""
+        gone = set(jobs)
+        self.queued = [job for job in self.queued if job not in gone]
+
     def done(self, result: LayerResult) -> None:
         self.queued.remove(result.job)
         self.finished += 1

@@ -83,12 +83,14 @@ class ReportSummary:
 
 
 def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions(), *,
-                 progress: Progress | None = None, follow: Callable[[], bool] | None = None) -> ReportSummary:
+                 progress: Progress | None = None, follow: Callable[[], bool] | None = None,
+                 share: int | None = None) -> ReportSummary:
     """Compute every layer job (Ray tasks; cached ones read) and write the report.
 
     With `follow`, a function that says whether the sweep has ended: until it does, the jobs of
     trials that complete meanwhile are submitted as they appear and a partial page is rewritten
-    as results come in; then the final report is written.
+    as results come in; then the final report is written. `share`: layer jobs at once until then
+    (the cores the trials leave free); None: as many as Ray allows.
     """
     start = time.perf_counter()
     progress = progress or Progress()
@@ -107,6 +109,7 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     with runner.running():
         while True:
             ended = follow is None or follow()
+            runner.limit = None if ended else share
             if not final_look and (ended or time.perf_counter() - looked >= POLL):
                 looked, final_look = time.perf_counter(), ended
                 # Not following, the folder read before Ray started is the sweep as it stays.
@@ -117,11 +120,10 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
                 sweep = now
                 jobs = jobs_of(sweep, plan, out / "cache", strict=ended, data_dir=options.data_dir,
                                seed=options.seed, sweep_uri=mirrored(sweep.files)) if sweep else []
-                known = set(results) | set(runner.pending.values())
-                runner.submit([j for j in jobs if j not in known])
+                runner.submit(jobs)
             fresh = runner.poll(timeout=1.0)
             results |= {r.job: r for r in fresh}
-            if ended and not runner.pending:
+            if ended and not runner.busy:
                 break
             # While the other jobs run, draw the trials whose jobs are in (not where the final page
             # draws every section afresh to keep its figures).
@@ -152,7 +154,7 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
                     log: Callable[[str], None] = print) -> tuple[Path, ReportSummary]:
     """Run a sweep with its report computed beside it on the same Ray: a thread of this driver
     submits each trial's layer jobs as the trial completes and rewrites the page; the jobs run in
-    report slots, one per core, beside the trials still training rather than after them. The final
+    report slots beside the trials still training rather than after them (`cores_for`). The final
     page follows the sweep's end. Returns the sweep folder and the report."""
     from sweep.cluster import connected
     from sweep.runner import run_sweep
@@ -160,11 +162,16 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
     ended, outcome = threading.Event(), {}
     storage = run.storage(space)
     options = replace(options, plan=options.plan or parse(space.analysis, str(space.path)))
+    run, share = cores_for(run)
+    if share:
+        log(f"{run.concurrency} trial(s) at once; the report's layer jobs take {share} core(s) until the last "
+            f"trial ends, then every core (--concurrency sets the trials)")
 
     def report() -> None:
         try:
             outcome["summary"] = build_report(run.folder(space).path, options, progress=Progress(redraw=False),
-                                              follow=storage.following(ended.is_set) if storage else ended.is_set)
+                                              follow=storage.following(ended.is_set) if storage else ended.is_set,
+                                              share=share)
         except Exception as exc:  # noqa: BLE001 - the sweep goes on; the report's failure is raised after it
             outcome["error"] = exc
 
@@ -179,6 +186,18 @@ def run_with_report(space: Space, run: RunOptions, options: ReportOptions = Repo
     if "error" in outcome:
         raise outcome["error"]
     return sweep_dir, outcome["summary"]
+
+
+def cores_for(run: RunOptions) -> tuple[RunOptions, int | None]:
+    """How a sweep and its followed report share the cores of a Ray started here for CPU trials: the
+    trials take half (rounded up; `--concurrency` says otherwise), the layer jobs the rest until the
+    last trial ends. A trial sharing its core with a job trains slower, one of many small steps
+    (batch 32) up to 4x. On a cluster, or with GPU trials, Ray's scheduler shares them (None)."""
+    if run.address or os.environ.get("RAY_ADDRESS") or run.gpus_per_trial:
+        return run, None
+    cores = os.cpu_count() or 1
+    trials = run.concurrency or max(1, int(-(-cores // 2) / run.cpus_per_trial))
+    return replace(run, concurrency=trials), max(1, cores - int(trials * run.cpus_per_trial))
 
 
 def _load(sweep_dir: str | Path, early: bool) -> Sweep | None:

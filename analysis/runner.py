@@ -1,7 +1,9 @@
 """Layer jobs on Ray: those the cache already holds are read on the driver, the others run as Ray
 tasks of one CPU each, trial by trial, on a local Ray or an existing cluster. Beside a sweep on a
 Ray started for both (`sweep run --report`), they take report slots (`SLOTS`) instead of CPUs, so
-the report keeps pace with the trials rather than waiting for the last one to free its CPU."""
+the report keeps pace with the trials rather than waiting for the last one to free its CPU; while
+the trials run, `JobRunner.limit` keeps the jobs to the cores the trials leave free, and jobs that a
+later look at the sweep no longer wants (a trial that left the best N) are withdrawn unstarted."""
 
 from __future__ import annotations
 
@@ -32,12 +34,30 @@ class JobRunner:
     def __init__(self, progress: Progress, address: str | None = None) -> None:
         self.progress = progress
         self.address = address
+        self.limit: int | None = None  # jobs running at once at most; None: as many as Ray's slots or CPUs
         self.pending: dict[Any, LayerJob] = {}  # Ray object ref -> job
+        self.queue: list[LayerJob] = []  # to compute, not yet handed to Ray
         self.ready: list[LayerResult] = []  # read from the cache, not yet collected
+        self.known: set[LayerJob] = set()  # every job submitted and not withdrawn
         self._stack: contextlib.ExitStack | None = None
         self._task: Any = None
+        self._slots = 1  # Ray's report slots, or CPUs
+
+    @property
+    def busy(self) -> bool:
+        """Jobs are running or queued."""
+        return bool(self.pending or self.queue)
 
     def submit(self, jobs: list[LayerJob]) -> None:
+        """The jobs wanted now: those not yet known are read from the cache or queued; queued ones
+        no longer wanted are withdrawn."""
+        wanted = set(jobs)
+        if dropped := [job for job in self.queue if job not in wanted]:
+            self.queue = [job for job in self.queue if job in wanted]
+            self.known -= set(dropped)
+            self.progress.withdraw(dropped)
+        jobs = [job for job in jobs if job not in self.known]
+        self.known |= set(jobs)
         cached = [job for job in jobs if job.cached()]
         todo = [job for job in jobs if job not in cached]
         # Raw pixels first (every trial shows them), then trial by trial, the costliest first, each
@@ -53,8 +73,8 @@ class JobRunner:
             self.ready.append(result)
         if todo:
             self._start()
-            for job in todo:
-                self.pending[self._task.options(name=job.title).remote(job)] = job
+            self.queue += todo
+        self._top_up()
 
     def poll(self, timeout: float) -> list[LayerResult]:
         """Results that are in, waiting up to `timeout` seconds for a first one."""
@@ -75,8 +95,16 @@ class JobRunner:
                     result = LayerResult(job, error=str(exc).strip().splitlines()[-1][:300])
                 self.progress.done(result)
                 done.append(result)
+        self._top_up()
         self.progress.tick()
         return done
+
+    def _top_up(self) -> None:
+        """Hand queued jobs to Ray, up to `limit` running."""
+        self.progress.slots = min(self.limit or self._slots, self._slots)
+        while self.queue and (self.limit is None or len(self.pending) < self.limit):
+            job = self.queue.pop(0)
+            self.pending[self._task.options(name=job.title).remote(job)] = job
 
     def _start(self) -> None:
         if self._task is not None:
@@ -90,7 +118,7 @@ class JobRunner:
         resources = ray.cluster_resources()
         slots = {"num_cpus": 0, "resources": {SLOTS: 1}} if resources.get(SLOTS) else {"num_cpus": 1}
         self._task = ray.remote(max_retries=2, **slots)(_run_on_node)
-        self.progress.slots = max(1, int(resources.get(SLOTS) or resources.get("CPU", 1)))
+        self._slots = max(1, int(resources.get(SLOTS) or resources.get("CPU", 1)))
 
     @contextlib.contextmanager
     def running(self) -> Iterator[JobRunner]:

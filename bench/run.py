@@ -1,6 +1,6 @@
 """Benchmark: the framework against the plain way, side by side in one run.
 
-    python bench/run.py [--quick] [--only train,sweep,report,analysis] [--spaces widths,study_a_seeds]
+    python bench/run.py [--quick] [--only train,sweep,report,analysis] [--spaces widths,study_a_seeds,study_a,study_b]
 
 train: the baseline's epochs; sweep: Study A through `sweep run` against a plain Keras loop, and
 the share of a three-seed sweep outside its trials; report: Study A's report through `sweep
@@ -447,6 +447,11 @@ def _space(tmp: Path, name: str, doc: dict, **params) -> Path:
     return path
 
 
+# The studies' declared plans: their space files and, with --quick, the rows of each method.
+STUDIES = {"study_a": ("search_spaces/study_a.yaml", {"tsne": 2000, "pca": 2000}),
+           "study_b": ("search_spaces/study_b.yaml", {"umap": 3000, "trimap": 3000})}
+
+
 def _default_spaces(quick: bool) -> dict[str, tuple[Path, dict, dict]]:
     """The spaces the default plan is measured on: name -> (file, its keys replaced, params set)."""
     if quick:
@@ -461,7 +466,7 @@ def bench_analysis(tmp: Path, quick: bool, names: list[str] | None = None) -> tu
     lines, raw = [], {}
     quick_params = {"dataset": "mnist_small", "max_epochs": 2, "patience": None, "validation": 1000}
     spaces = _default_spaces(quick)
-    spaces = {name: spaces[name] for name in names or spaces}
+    spaces = {name: spaces[name] for name in names or spaces if name in spaces}
     for name, (path, keys, params) in spaces.items():
         doc = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "analysis"} | keys  # default plan
         space = _space(tmp, name, doc, **params)
@@ -481,10 +486,11 @@ def bench_analysis(tmp: Path, quick: bool, names: list[str] | None = None) -> tu
                            f"and then its report)"))
         raw[name] = {"sweep_wall_s": sweep_wall, "report_cold_s": cold, "report_warm_s": warm, "follow": follow,
                      "cold_jobs": split}
-    lines.append(_ranking(tmp / next(iter(spaces)), raw))
-    studies = {"study_a": ("search_spaces/study_a.yaml", {"tsne": 2000, "pca": 2000}),
-               "study_b": ("search_spaces/study_b.yaml", {"umap": 3000, "trimap": 3000})}
-    for study, (path, quick_rows) in studies.items():
+    if spaces:
+        lines.append(_ranking(tmp / next(iter(spaces)), raw))
+    for study, (path, quick_rows) in STUDIES.items():
+        if names and study not in names:
+            continue
         doc = yaml.safe_load((ROOT / path).read_text())
         if quick:  # fewer epochs and rows: every method on a few thousand rows of MNIST's slice
             doc["analysis"]["embeddings"] = {m: {**e, "rows": quick_rows[m]}
@@ -574,8 +580,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs per model and a lighter report")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
-    parser.add_argument("--spaces", help="analysis: the default plan's spaces, comma-separated, of widths and "
-                                          "study_a_seeds (--quick: smoke); default all")
+    parser.add_argument("--spaces", help="analysis: what it measures, comma-separated, of the default plan's "
+                                          f"spaces widths and study_a_seeds (--quick: smoke) and the studies "
+                                          f"{' and '.join(STUDIES)}; default all")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--args", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -588,7 +595,7 @@ def main() -> int:
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown section {sorted(unknown)[0]!r}; choose from {', '.join(SECTIONS)}")
     names = [s for s in (args.spaces or "").split(",") if s]
-    if unknown := set(names) - set(_default_spaces(args.quick)):
+    if unknown := set(names) - set(_default_spaces(args.quick)) - set(STUDIES):
         parser.error(f"unknown space {sorted(unknown)[0]!r} for --spaces")
     lines, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:

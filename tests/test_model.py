@@ -43,6 +43,7 @@ def test_hidden_model_matches_a_manual_forward_pass() -> None:
     assert np.allclose(h2, np.maximum(expect1 @ w2 + b2, 0), atol=1e-5)
 
 
+@pytest.mark.slow  # three trials, each compiling its steps
 def test_a_reused_process_trains_a_configuration_the_same_way_again(tmp_path) -> None:
     """Trial processes serve many trials: seeding must not depend on what ran before."""
     import pandas as pd
@@ -74,6 +75,7 @@ run(cfg, TrialFolder(Path(sys.argv[2])))
 """
 
 
+@pytest.mark.slow  # two processes, each importing Keras and JAX
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compilation cache")
 def test_a_later_process_loads_the_compiled_steps_instead_of_compiling(tmp_path) -> None:
     import pandas as pd

@@ -21,10 +21,11 @@ from analysis.layers import LayerJob, load_rows, run_layer
 from analysis.plan import jobs_of, saved_plan
 from analysis.probes import knn
 from analysis.progress import Progress
-from analysis.report import ReportOptions, ReportSummary, build_report
+from analysis.report import ReportOptions, ReportSummary, build_report, cores_for
 from analysis.results import load_sweep
 from mlp_sweep import main
 from sweep.folder import SweepFolder
+from sweep.runner import RunOptions
 from tests.browser import box_select, brush_last_axis, hover_first_point
 from tests.conftest import SPACES, Smoke
 
@@ -95,6 +96,23 @@ def test_layer_jobs_ran_as_ray_tasks_and_progress_was_shown(reported) -> None:
     finished = [(int(m[1]), int(m[2]), line) for line in lines if (m := re.match(r"\s+\[\s*(\d+)/(\d+)\] ", line))]
     assert len(finished) == len(jobs) and all("left" in line for n, of, line in finished if n < of)
     assert lines[-1].startswith("report: ") and "cache entries computed" in lines[-1]
+
+
+def test_followed_jobs_keep_to_the_cores_the_trials_leave(reported) -> None:
+    """Until the last trial ends, the trials run at `cores_for`'s concurrency and the layer jobs on
+    the cores left, so neither slows the other; then the jobs take every core."""
+    sweep, cold, _, _, log, _ = reported
+    run, share = cores_for(RunOptions())
+    assert any(line.startswith(f"{run.concurrency} trial(s) at once; the report's layer jobs take {share} core(s)")
+               for line in log)
+    trials = [(t.metrics["trial_started"], t.metrics["trial_ended"]) for t in load_sweep(sweep).completed()]
+    jobs = pd.DataFrame(cold.jobs).dropna(subset=["node"])  # the jobs Ray ran
+    last = max(end for _, end in trials)
+    ran = zip(jobs.ended - jobs.seconds, jobs.ended.clip(upper=last))
+    for spans, most in ((trials, run.concurrency), (ran, share)):
+        spans = [(start, end) for start, end in spans if start < last]
+        # running when each one started, itself included (ends are rounded to 0.01 s)
+        assert max(sum(s <= t < e - 0.05 for s, e in spans) for t, _ in spans) <= most
 
 
 def test_bottleneck_of_two_units_is_probed_directly(reported) -> None:
