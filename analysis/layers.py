@@ -68,6 +68,12 @@ class LayerJob:
     threads: int = 1  # the job's CPU share: every library's thread pool is sized to it
     trained: float | None = None  # when the trial's run ended: a retrained trial's layers are analysed afresh
     sweep_uri: str | None = None  # a sweep on object storage: a node without the trial's files fetches them
+    split: str = ""  # RAW: which rows (`plan.raw_key`), shared by the trials of one validation split
+
+    @property
+    def rows_of(self) -> str:
+        """Whose rows the layer has: its trial's id, or raw pixels' split."""
+        return self.split or self.source
 
     @property
     def flat(self) -> bool:

@@ -353,7 +353,7 @@ def jobs_of(sweep: Sweep, plan: Plan, cache: Path, strict: bool = True, **common
         raw_layers.append((LayerJob(dataset=trial.config.dataset, source=RAW_PIXELS, label="", layer=RAW,
                                     task=PROBES, trial_folder=str(trial.files.path), cache_dir=str(cache / key),
                                     width=data.info(trial.config.dataset).features, n_train=shapes["y_train"][0],
-                                    n_test=shapes["y_test"][0], **common), drawn))
+                                    n_test=shapes["y_test"][0], split=key, **common), drawn))
     jobs = []
     for base, drawn in raw_layers + layers:
         if plan.knn or plan.linear:

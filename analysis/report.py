@@ -23,7 +23,7 @@ import pandas as pd
 from analysis import explorer, interactive, plots, reference, similarity, tables
 from analysis.compute import SETTLING_CLASS, Computed
 from analysis.embed import TITLES
-from analysis.layers import RAW, RAW_PIXELS, TEST, UMAP, LayerJob, LayerResult
+from analysis.layers import RAW, TEST, UMAP, LayerJob, LayerResult
 from analysis.page import Drawn, Page
 from analysis.plan import Plan, jobs_of, parse, raw_key, saved_plan, saved_section, shown
 from analysis.probes import MAJORITY, PLURALITY
@@ -294,10 +294,10 @@ def _trial_part(page: Page, trial: Trial, drawings: dict[tuple[str, str, str], L
 def _draw_ready(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions, out: Path,
                 jobs: list[LayerJob], results: dict[LayerJob, LayerResult], drawn: set[str]) -> None:
     """Draw and keep the sections of the trials shown in full whose layer jobs (and their data
-    set's raw-pixel jobs) are all in, so the final page only gathers them; `drawn` says which are."""
-    waiting = {(j.dataset, j.source) for j in jobs if j not in results}
+    split's raw-pixel jobs) are all in, so the final page only gathers them; `drawn` says which are."""
+    waiting = {(j.dataset, j.rows_of) for j in jobs if j not in results}
     ready = [t for t in shown(sweep, plan, strict=False) if t.trial_id not in drawn
-             and not {(t.config.dataset, t.trial_id), (t.config.dataset, RAW_PIXELS)} & waiting]
+             and not {(t.config.dataset, t.trial_id), (t.config.dataset, raw_key(t))} & waiting]
     drawn.update(t.trial_id for t in ready)
     if ready:
         columns = _columns(plan)
@@ -320,8 +320,7 @@ def _drawings(results: list[LayerResult], columns: list[str]) -> dict[tuple[str,
     merged: dict[tuple[str, str, str], LayerResult] = {}
     for res in results:
         job = res.job
-        source = Path(job.cache_dir).name if job.layer == RAW else job.source  # raw pixels: cache/<raw_key>
-        into = merged.setdefault((job.dataset, source, job.layer), LayerResult(job))
+        into = merged.setdefault((job.dataset, job.rows_of, job.layer), LayerResult(job))
         for part in ("coords", "positions", "notes"):
             getattr(into, part).update(getattr(res, part))
     for layer in merged.values():
