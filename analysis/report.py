@@ -129,7 +129,8 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             # draws every section afresh to keep its figures).
             if fresh and follow is None and not options.keep_figures:
                 _draw_ready(sweep, plan, computed, options, out, jobs, results, drawn)
-            due = time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
+            # Once the sweep has ended, the final page is next: a partial one would only delay it.
+            due = not ended and time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
             if sweep and follow and (fresh or not written) and due:
                 page_start = time.perf_counter()
                 _write(sweep, plan, computed, options, out, [results[j] for j in jobs if j in results], partial=True)
