@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="results root: a folder every node sees, or object storage like s3://bucket/prefix "
                           "(credentials from the environment) (default: results)")
     run.add_argument("--name", help="sweep name (default: the space file's stem)")
-    run.add_argument("--concurrency", type=int, help="trials at once (default: as many as CPUs allow)")
+    run.add_argument("--concurrency", type=int, help="trials at once (default: as many as CPUs allow; with "
+                                                     "--report on a Ray started here, half the cores)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0)
     run.add_argument("--gpus-per-trial", type=float, default=0.0, help="may be fractional, e.g. 0.25")
     run.add_argument("--address", help="join an existing Ray cluster, e.g. 10.0.0.1:6379 or auto")
