@@ -125,9 +125,9 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
             results |= {r.job: r for r in fresh}
             if ended and not runner.busy:
                 break
-            # While the other jobs run, draw the trials whose jobs are in (not where the final page
-            # draws every section afresh to keep its figures).
-            if fresh and follow is None and not options.keep_figures:
+            # While the other jobs run, draw the trials whose jobs are in, once the trials shown in full
+            # are settled (not where the final page draws every section afresh to keep its figures).
+            if fresh and ended and not options.keep_figures:
                 _draw_ready(sweep, plan, computed, options, out, jobs, results, drawn)
             # Once the sweep has ended, the final page is next: a partial one would only delay it.
             due = not ended and time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
