@@ -197,7 +197,7 @@ def cores_for(run: RunOptions) -> tuple[RunOptions, int | None]:
     if run.address or os.environ.get("RAY_ADDRESS") or run.gpus_per_trial:
         return run, None
     cores = os.cpu_count() or 1
-    trials = run.concurrency or max(1, int(-(-cores // 2) / run.cpus_per_trial))
+    trials = run.concurrency or max(1, int((cores + 1) // 2 / run.cpus_per_trial))
     return replace(run, concurrency=trials), max(1, cores - int(trials * run.cpus_per_trial))
 
 

@@ -476,7 +476,7 @@ def bench_analysis(tmp: Path, quick: bool, names: list[str] | None = None) -> tu
         lines += [_line(f"analysis[default,{name}]", ratio, "<=1.0(aim 0.5)", ratio <= 1.0,
                         f" (report {cold:.0f} s, sweep {sweep_wall:.0f} s, {len(metrics)} trials)"),
                   _line(f"analysis[default,{name},warm]", warm / cold, "<=0.10", warm / cold <= 0.10)]
-        print(f"so far: {name}: cold jobs {json.dumps(split)}", file=sys.stderr, flush=True)
+        _said(f"{name}: cold jobs {json.dumps(split)}")
         follow = _follow(space, tmp, f"{name}-follow")
         lag, tail = follow["lag_s"], follow["jobs_after_s"]
         lines.append(_said(f"analysis[follow,{name}] seconds={lag:.0f} target=<=60 {'PASS' if lag <= 60 else 'FAIL'} "
