@@ -40,7 +40,7 @@ TEST = "/test"  # the suffix of a method's drawing of the test rows (UMAP's tran
 
 # Rough seconds on one core per row, per row x column, or per fit x test x column, from profiling
 # 55,000 x 128 layers: only the order of jobs and the time-left estimate use them.
-_COST = {"umap": 5.5e-4, "nn": 2e-8, "transform": 4e-4, "knn": 3e-11, "linear": 1e-7,
+_COST = {"umap": 5.5e-4, "nn": 2e-8, "transform": 4e-4, "knn": 3e-11, "linear": 1.6e-7,
          "tsne": 1.5e-3, "trimap": 1.4e-3, "pacmap": 2.5e-4, "pca": 2e-5}
 
 
@@ -108,8 +108,9 @@ class LayerJob:
         # A majority vote enters KNN's keys; a plurality vote keeps the keys it always had.
         knn = {"ks": self.ks} | ({"vote": self.vote} if self.vote != probes.PLURALITY else {})
         if self.task == PROBES:
+            linear = {**self._key(), "solver": "whitened", "gtol": probes.LINEAR_GTOL}
             return ([(f"{self.layer}-knn", {**self._key(), **knn})] if self.ks else []) + (
-                [(f"{self.layer}-linear", {**self._key(), "steps": probes.LINEAR_STEPS})] if self.linear else [])
+                [(f"{self.layer}-linear", linear)] if self.linear else [])
         fit = {**self._key(), "rows": self.rows, **dict(self.params)}
         if self.task == UMAP and self.flat:
             return [(f"{self.layer}-direct-knn", {**fit, **knn})] if self.ks else []
@@ -207,7 +208,7 @@ def _run(job: LayerJob) -> LayerResult:
             _add(result, [f"knn{k}" for k in job.ks], scores, "the layer")
         if job.linear:
             score = cache.get(name("linear"), entries[name("linear")], lambda: {
-                "accuracy": np.array([probes.linear(train, y_train, test, y_test, job.seed)])})["accuracy"]
+                "accuracy": np.array([probes.linear(train, y_train, test, y_test)])})["accuracy"]
             _add(result, ["linear"], score, "the layer")
         result.computed = cache.misses
         return result

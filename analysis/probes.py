@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 PLURALITY, MAJORITY = "plurality", "majority"
-LINEAR_STEPS = 100  # the linear probe's L-BFGS steps at most: scikit-learn's default
+LINEAR_GTOL = 1e-4  # the linear probe stops where its largest gradient entry (mean loss, whitened) is below
+_WHITENING_FLOOR = 1e-2  # added to each direction's variance: directions without variance keep a finite scale
 VOTES = (PLURALITY, MAJORITY)
 
 
@@ -41,14 +42,47 @@ def _counts(votes: np.ndarray, classes: int) -> np.ndarray:
     return counts
 
 
-def linear(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray, seed: int = 0,
-           steps: int = LINEAR_STEPS) -> float:
-    """Test accuracy of a multinomial logistic regression on standardised features, by default as
-    scikit-learn fits it: a layer that has not converged in `LINEAR_STEPS` steps is within a few
-    hundredths of a point of its converged score, at a third of the time or less."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+def linear(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray) -> float:
+    """Test accuracy of a multinomial logistic regression on standardised features, scikit-learn's
+    `LogisticRegression()` objective (L2, C = 1, intercepts unpenalised), fitted by scipy's L-BFGS
+    in whitened coordinates until the gradient is below `LINEAR_GTOL`.
 
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=steps, random_state=seed))
-    return float(model.fit(train, y_train).score(test, y_test))
+    Whitening by the eigenvectors of the features' covariance gives the loss about equal curvature
+    in every direction, so L-BFGS needs about 40 steps on 512 random ReLU features of MNIST where it
+    needs over 100 on the features as they are. The coordinates only reparametrise the weights
+    (w = T u, the penalty written as |T u|^2), so the optimum is scikit-learn's. Each step is two
+    skinny float32 products over the rows, kept features-by-rows so that both read memory in order."""
+    from scipy import optimize
+
+    classes, y = np.unique(y_train, return_inverse=True)
+    n, k = len(train), len(classes)
+    mean = train.mean(0, dtype=np.float64)
+    scale = train.std(0, dtype=np.float64)
+    scale[scale == 0] = 1.0
+    covariance = (train.T @ train / n - np.outer(mean, mean)) / np.outer(scale, scale)
+    variance, vectors = np.linalg.eigh(covariance)
+    variance = np.maximum(variance, 0.0) + _WHITENING_FLOOR
+    to_weights = vectors / np.sqrt(variance) / scale[:, None]  # w = to_weights @ u on raw features
+    shift = (mean @ to_weights).astype(np.float32)
+    z = to_weights.T.astype(np.float32) @ train.T - shift[:, None]  # whitened, centred features by rows
+    penalty = (1.0 / variance)[None, :]  # |w on standardised features|^2 = sum(u^2 / variance)
+    rows = np.arange(n)
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        u, b = theta[:-k].reshape(k, -1), theta[-k:]
+        logits = u.astype(np.float32) @ z + b.astype(np.float32)[:, None]
+        logits -= logits.max(0)
+        p = np.exp(logits)
+        total = p.sum(0)
+        loss = np.log(total).sum(dtype=np.float64) - logits[y, rows].sum(dtype=np.float64)
+        p /= total
+        p[y, rows] -= 1.0
+        grad_u = (z @ p.T).T + penalty * u
+        return ((loss + 0.5 * (penalty * u * u).sum()) / n,
+                np.concatenate([grad_u.ravel(), p.sum(1, dtype=np.float64)]) / n)
+
+    fit = optimize.minimize(loss_and_gradient, np.zeros(k * (len(variance) + 1)), jac=True, method="L-BFGS-B",
+                            options={"maxiter": 1000, "maxls": 50, "gtol": LINEAR_GTOL})
+    u, b = fit.x[:-k].reshape(k, -1), fit.x[-k:]
+    scores = (test @ to_weights - shift) @ u.T + b
+    return float((classes[scores.argmax(1)] == y_test).mean())

@@ -147,18 +147,21 @@ def plain_report(layers: list[dict], subsample: int, probe_rows: int | None, see
 
 def plain_probes(layers: list[dict]) -> dict:
     """scikit-learn's own probes on every training and test row, one layer after another:
-    `KNeighborsClassifier(5)` and a logistic regression on standardised features run until it
-    converges (1,000 L-BFGS steps at most), against which the report's capped one is ranked."""
+    `KNeighborsClassifier(5)` and `LogisticRegression` on standardised features run until it
+    converges (1,000 L-BFGS steps at most)."""
+    from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from analysis.layers import load_rows
-    from analysis.probes import linear
 
     out = []
     for layer in layers:
         train, y, test, y_test = load_rows(layer["trial_folder"], layer["layer"], layer["dataset"], None)
         out.append({**layer, "knn5": KNeighborsClassifier(5).fit(train, y).score(test, y_test),
-                    "linear": linear(train, y, test, y_test, steps=1000)})
+                    "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+                    .fit(train, y).score(test, y_test)})
     return {"layers": out}
 
 

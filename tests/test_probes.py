@@ -40,6 +40,22 @@ def test_both_votes_match_scikit_learn() -> None:
     assert ours["majority"][10] < ours["plurality"][10]
 
 
+def test_linear_probe_reaches_scikit_learns_optimum() -> None:
+    """The whitened fit minimises `LogisticRegression()`'s own objective: on the 8x8 digits (constant
+    pixels included) it scores what scikit-learn's fit run to convergence scores, to one test row."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    x = x.astype(np.float32)
+    for train, test in ((slice(0, 1200), slice(1200, None)), (slice(597, None), slice(0, 597))):
+        theirs = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, tol=1e-8))
+        score = theirs.fit(x[train], y[train]).score(x[test], y[test])
+        assert probes.linear(x[train], y[train], x[test], y[test]) == pytest.approx(score, abs=1.01 / 597)
+
+
 # UMAP, TriMAP and PaCMAP compile their numba code in every new process (10-45 s each): they are
 # judged the same way on the report's own embeddings of a trained layer, where that is paid once
 # (tests/test_report.py), and UMAP's transform of held-out rows by the report's probes.
