@@ -36,6 +36,8 @@ RAW_PIXELS = "raw pixels"  # the source of their jobs, where a hidden layer's is
 PROBES = "probes"  # the task of the exact probes on the layer itself
 UMAP = "umap"  # the task that fits UMAP, probes it and draws it
 FLAT = 2  # layers this wide or narrower are drawn and probed as they are
+SHARED_ROWS = 0.5  # a raw-pixel layer with this share of the training rows reads the data set's shared search
+SHARED_RANK = 4  # the shared search keeps this many times k nearest rows
 TEST = "/test"  # the suffix of a method's drawing of the test rows (UMAP's transform)
 
 # Rough seconds on one core per row, per row x column, or per fit x test x column, from profiling
@@ -148,25 +150,59 @@ def load_rows(trial_folder: str, layer: str, dataset: str, data_dir: str | None,
               sweep_uri: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(train, y_train, test, y_test) as float32 features for a layer; the last two read are kept,
     so the tasks of one layer that a worker runs in a row load it once."""
-    folder = TrialFolder(Path(trial_folder))
-    if sweep_uri and not folder.activations.is_file():  # a node without the reporting machine's mirror
-        folder = Storage(sweep_uri).fetch_trial(folder.trial_id) or folder
-    with np.load(folder.activations, allow_pickle=False) as acts:
+    with np.load(_activations(trial_folder, sweep_uri), allow_pickle=False) as acts:
         y_train, y_test = acts["y_train"], acts["y_test"]
         if layer != RAW:
             return (acts[f"{layer}_train"].astype(np.float32), y_train,
                     acts[f"{layer}_test"].astype(np.float32), y_test)
         index_train, index_test = acts["index_train"], acts["index_test"]
+    ds = _dataset(trial_folder, dataset, data_dir, sweep_uri)
+    return ds.scaled(ds.x_train[index_train]), y_train, ds.scaled(ds.x_test[index_test]), y_test
+
+
+def _activations(trial_folder: str, sweep_uri: str | None) -> Path:
+    """A trial's activations, fetched from the sweep's object storage on a node without them."""
+    folder = TrialFolder(Path(trial_folder))
+    if sweep_uri and not folder.activations.is_file():
+        folder = Storage(sweep_uri).fetch_trial(folder.trial_id) or folder
+    return folder.activations
+
+
+def _dataset(trial_folder: str, dataset: str, data_dir: str | None, sweep_uri: str | None):
+    """A trial's data set: a shipped one, or the user's own from the sweep's data/, which this
+    process may not have read."""
     from sweep import data
 
-    if dataset not in data.SOURCES:  # the user's own, in the sweep's data/, which this process may not have read
+    if dataset not in data.SOURCES:
         storage = Storage(sweep_uri) if sweep_uri else None
-        home = storage.mirror if storage else SweepFolder(folder.path.parents[1])
+        home = storage.mirror if storage else SweepFolder(Path(trial_folder).parents[1])
         if storage:
             storage.pull(home.data)
         data.adopt(home.data)
-    ds = data.load(dataset, data_dir)
-    return ds.scaled(ds.x_train[index_train]), y_train, ds.scaled(ds.x_test[index_test]), y_test
+    return data.load(dataset, data_dir)
+
+
+def _raw_nearest(job: LayerJob, train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
+    """Each test row's k nearest training rows of a raw-pixel layer. The layers of a data set's
+    validation splits share one search over all its training rows (in `cache/raw-<data set>`), for
+    `SHARED_RANK` times k: a split's k nearest are the first k of its own rows there, exactly what a
+    search over its rows finds; the few test rows with fewer of them are searched again. A layer
+    with under `SHARED_ROWS` of the training rows has its own search."""
+    from analysis import neighbours
+
+    with np.load(_activations(job.trial_folder, job.sweep_uri), allow_pickle=False) as acts:
+        rows = acts["index_train"]
+    ds = _dataset(job.trial_folder, job.dataset, job.data_dir, job.sweep_uri)
+    n, wide = len(ds.y_train), SHARED_RANK * k
+    if len(rows) < SHARED_ROWS * n or len(test) != len(ds.y_test):
+        return neighbours.search(train, test, k)
+    whole = Cache(Path(job.cache_dir).parent / f"raw-{job.dataset}").get(
+        "raw-nearest", {"n_train": n, "n_test": len(test), "k": wide},
+        lambda: {"found": neighbours.search(ds.scaled(ds.x_train), test, wide)})["found"]
+    found, again = neighbours.among(whole, rows, n, k)
+    if len(again):
+        found[again] = neighbours.search(train, test[again], k)
+    return found
 
 
 def run_layer(job: LayerJob) -> LayerResult:
@@ -203,8 +239,11 @@ def _run(job: LayerJob) -> LayerResult:
     name = lambda suffix: f"{job.layer}-{suffix}"  # noqa: E731
     if job.task == PROBES:
         if job.ks:
-            scores = cache.get(name("knn"), entries[name("knn")],
-                               lambda: {"accuracy": _knn(train, y_train, test, y_test, job)})["accuracy"]
+            def knn() -> dict[str, np.ndarray]:
+                nearest = _raw_nearest(job, train, test, max(job.ks)) if job.layer == RAW else None
+                return {"accuracy": _knn(train, y_train, test, y_test, job, nearest)}
+
+            scores = cache.get(name("knn"), entries[name("knn")], knn)["accuracy"]
             _add(result, [f"knn{k}" for k in job.ks], scores, "the layer")
         if job.linear:
             score = cache.get(name("linear"), entries[name("linear")], lambda: {
@@ -245,8 +284,9 @@ def _run(job: LayerJob) -> LayerResult:
     return result
 
 
-def _knn(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray, job: LayerJob) -> np.ndarray:
-    return np.array(list(probes.knn(train, y_train, test, y_test, job.ks, job.vote).values()))
+def _knn(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray, job: LayerJob,
+         nearest: np.ndarray | None = None) -> np.ndarray:
+    return np.array(list(probes.knn(train, y_train, test, y_test, job.ks, job.vote, nearest).values()))
 
 
 def _drawn(result: LayerResult, key: str, coords: np.ndarray, positions: np.ndarray, note: str) -> None:

@@ -78,6 +78,19 @@ def search(train: np.ndarray, test: np.ndarray, k: int, distances: bool = False)
     return (out, far) if distances else out
 
 
+def among(found: np.ndarray, rows: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """From each query's nearest rows of a whole set of `n` (`found`, as `search` ranks them), the k
+    nearest of the subset `rows` (sorted), as positions in `rows`: what `search` over the subset
+    finds, ties included, for the queries it returns as having k. The others (fewer than k of the
+    subset among `found`) are returned too, to be searched again."""
+    position = np.full(n, -1, np.int64)
+    position[rows] = np.arange(len(rows))
+    candidates = position[found]
+    kept = candidates >= 0
+    first = np.argsort(~kept, axis=1, kind="stable")[:, :k]  # the subset's rows, in the whole set's order
+    return np.take_along_axis(candidates, first, 1), np.flatnonzero(kept.sum(1) < k)
+
+
 def _every_row(train32: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """One query against every training row in float64, ties broken by the lower row: the k nearest
     and their squared distances."""

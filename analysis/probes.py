@@ -12,13 +12,16 @@ VOTES = (PLURALITY, MAJORITY)
 
 
 def knn(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-        ks: tuple[int, ...], vote: str = PLURALITY) -> dict[int, float]:
+        ks: tuple[int, ...], vote: str = PLURALITY, nearest: np.ndarray | None = None) -> dict[int, float]:
     """Test accuracy of k-nearest-neighbour classifiers fitted on `train`, for each k, from one exact
-    search at the largest k: the same predictions as scikit-learn's `KNeighborsClassifier(k)` fitted
-    on integer labels (`plurality`) or on one-hot labels and read by argmax (`majority`)."""
-    from analysis import neighbours  # numba: imported where a search runs, not where a plan is read
+    search at the largest k (or its result, `nearest`): the same predictions as scikit-learn's
+    `KNeighborsClassifier(k)` fitted on integer labels (`plurality`) or on one-hot labels and read by
+    argmax (`majority`)."""
+    if nearest is None:
+        from analysis import neighbours  # numba: imported where a search runs, not where a plan is read
 
-    votes = y_train[neighbours.search(train, test, max(ks))]
+        nearest = neighbours.search(train, test, max(ks))
+    votes = y_train[nearest]
     classes = int(max(y_train.max(), y_test.max())) + 1
     rule = plurality if vote == PLURALITY else majority
     return {k: float((rule(votes[:, :k], classes) == y_test).mean()) for k in ks}

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from analysis.layers import RAW_PIXELS, LayerJob, LayerResult, run_layer
+from analysis.layers import PROBES, RAW, RAW_PIXELS, LayerJob, LayerResult, run_layer
 from analysis.progress import Progress
 
 SLOTS = "report_slots"  # a custom resource of a Ray started for a sweep and its report: layer jobs at once
@@ -62,10 +62,17 @@ class JobRunner:
         todo = [job for job in jobs if job not in cached]
         # Raw pixels first (every trial shows them), then trial by trial, the costliest first, each
         # trial's longest job first: a trial's section can be drawn while the next trial's jobs run.
+        # The raw-pixel probes of a data set's further validation splits go last: they read the
+        # neighbour search that its first one makes.
         costs: dict[str, float] = defaultdict(float)
+        raw_probes: dict[str, list[LayerJob]] = defaultdict(list)
         for job in todo:
             costs[job.source] += job.cost()
-        todo.sort(key=lambda job: (job.source != RAW_PIXELS, -costs[job.source], job.source, -job.cost()))
+            if job.layer == RAW and job.task == PROBES:
+                raw_probes[job.dataset].append(job)
+        further = {job for jobs in raw_probes.values() for job in jobs[1:]}
+        todo.sort(key=lambda job: (job in further, job.source != RAW_PIXELS, -costs[job.source], job.source,
+                                   -job.cost()))
         self.progress.queue(cached + todo)  # in the order they run
         for job in cached:
             result = run_layer(job)

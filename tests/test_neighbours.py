@@ -59,6 +59,21 @@ def test_search_is_exact_nearest_first_lower_row_on_ties() -> None:
     assert (found == expected).all()
 
 
+@pytest.mark.parametrize("case", ["relu 16 (ties)", "duplicated rows"])
+def test_a_subsets_neighbours_are_read_from_the_whole_sets(case: str) -> None:
+    """A validation split's raw pixels read the search over every training row: the first k of the
+    split's rows there (searched again where fewer are found) are what a search over them finds."""
+    train, _, test, _ = _cases()[case]
+    whole = neighbours.search(train, test, 20)
+    rng = np.random.default_rng(0)
+    for share, again_at_least in ((0.8, 0), (0.2, 100)):
+        rows = np.sort(rng.choice(len(train), int(share * len(train)), replace=False))
+        found, again = neighbours.among(whole, rows, len(train), 5)
+        assert len(again) >= again_at_least
+        found[again] = neighbours.search(train[rows], test[again], 5)
+        assert (found == neighbours.search(train[rows], test, 5)).all()
+
+
 def test_a_few_long_rows_do_not_send_queries_to_the_float64_search(monkeypatch) -> None:
     """Rounding grows with the rows' lengths, but only rows within reach of a query bound it: a
     few rows 50 times longer than the rest (as dropout layers have) send no more queries to the

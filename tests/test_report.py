@@ -24,6 +24,7 @@ from analysis.progress import Progress
 from analysis.report import ReportOptions, ReportSummary, build_report, cores_for
 from analysis.results import load_sweep
 from mlp_sweep import main
+from sweep import data
 from sweep.folder import SweepFolder
 from sweep.runner import RunOptions
 from tests.browser import box_select, brush_last_axis, hover_first_point
@@ -128,6 +129,19 @@ def test_bottleneck_of_two_units_is_probed_directly(reported) -> None:
     assert list(flat.task) == ["probes", "umap"] and flat.seconds.max() < 5  # no embedding of a 2-unit layer
 
 
+def test_raw_pixels_knn_reads_the_data_sets_shared_search(reported) -> None:
+    """The raw pixels of a validation split are probed from the search over all the data set's
+    training rows, and score what a search over the split's own rows does."""
+    sweep, *_ = reported
+    raw = next(j for j in planned(sweep) if j.layer == "raw" and j.task == "probes")
+    assert len(list((Path(raw.cache_dir).parent / f"raw-{raw.dataset}").glob("raw-nearest-*.npz"))) == 1
+    records = pd.read_csv(sweep / "report" / "tables" / "probes_long.csv").set_index(["layer", "probe"])
+    train, y, test, y_test = load_rows(raw.trial_folder, "raw", raw.dataset, None)
+    assert len(y) < len(data.load(raw.dataset).y_train)  # a split of the training rows
+    for k, accuracy in knn(train, y, test, y_test, raw.ks, raw.vote).items():
+        assert records.loc[("raw", f"knn{k}"), "accuracy"] == accuracy
+
+
 def test_follow_writes_a_partial_report_until_the_sweep_ends(reported, tmp_path: Path) -> None:
     sweep = tmp_path / "smoke"
     shutil.copytree(reported[0], sweep)
@@ -160,8 +174,8 @@ def test_html_is_self_contained_with_sections_and_images(reported) -> None:
     assert len(trial_sections) == 1
     images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
     assert len(images) >= 12
-    for data in images:
-        assert matplotlib.image.imread(io.BytesIO(base64.b64decode(data)), format="png").ndim == 3
+    for encoded in images:
+        assert matplotlib.image.imread(io.BytesIO(base64.b64decode(encoded)), format="png").ndim == 3
     assert not re.search(r"(src|href)=['\"](http|//)", page)  # nothing fetched from outside (Chromium checks too)
     for heading in ("Learning curves", "Embeddings: PCA, t-SNE, UMAP, UMAP, test rows, TriMAP, PaCMAP",
                     "logistic regression"):
