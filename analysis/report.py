@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -100,13 +101,17 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
     runner = JobRunner(progress, options.address)
     sweep, jobs, looked, written, page_seconds = None, [], 0.0, 0.0, 0.0
     final_look = False  # the sweep has ended and its folder was read since: nothing more will appear
+    stale = False  # results came in since the last partial page began
+    page: Future | None = None  # a partial page being written while the jobs go on
     drawn: set[str] = set()  # trials whose sections are drawn and kept while other jobs run
     plan = options.plan_for(saved_plan(files))
     reference.of_sweep(files)  # a saved space's bad reference is refused before Ray starts
     computed = Computed(plan, options.data_dir, options.seed, out / "cache")
     if first := _load(sweep_dir, follow is not None):  # a bad folder or option is refused before Ray starts
         _check_options(first, plan, options, strict=follow is None)
-    with runner.running():
+    # Partial pages are written on a thread of their own: while one is drawn, finished jobs are
+    # still replaced by queued ones on the cores the trials leave.
+    with runner.running(), ThreadPoolExecutor(1, thread_name_prefix="partial-page") as pages:
         while True:
             ended = follow is None or follow()
             runner.limit = None if ended else share
@@ -123,18 +128,23 @@ def build_report(sweep_dir: str | Path, options: ReportOptions = ReportOptions()
                 runner.submit(jobs)
             fresh = runner.poll(timeout=1.0)
             results |= {r.job: r for r in fresh}
+            stale = stale or bool(fresh)
+            if page is not None and page.done():
+                written, page_seconds = page.result()  # raises what writing it raised
+                page = None
             if ended and not runner.busy:
                 break
             # While the other jobs run, draw the trials whose jobs are in, once the trials shown in full
             # are settled (not where the final page draws every section afresh to keep its figures).
-            if fresh and ended and not options.keep_figures:
+            if fresh and ended and page is None and not options.keep_figures:
                 _draw_ready(sweep, plan, computed, options, out, jobs, results, drawn)
             # Once the sweep has ended, the final page is next: a partial one would only delay it.
-            due = not ended and time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
-            if sweep and follow and (fresh or not written) and due:
-                page_start = time.perf_counter()
-                _write(sweep, plan, computed, options, out, [results[j] for j in jobs if j in results], partial=True)
-                written, page_seconds = time.perf_counter(), time.perf_counter() - page_start
+            due = page is None and not ended and time.perf_counter() - written >= max(REWRITE, 3 * page_seconds)
+            if sweep and follow and (stale or not written) and due:
+                page, stale = pages.submit(_partial, sweep, plan, computed, options, out,
+                                           [results[j] for j in jobs if j in results]), False
+        if page is not None:
+            page.result()
     compute = time.perf_counter() - start
     done = [results[j] for j in jobs]
     page_start = time.perf_counter()
@@ -290,6 +300,14 @@ def _trial_part(page: Page, trial: Trial, drawings: dict[tuple[str, str, str], L
     if not page.reuse(f"trial-{trial.trial_id}", key):
         _trial_section(page, trial, drawn, columns, computed, options)
         page.keep(key)
+
+
+def _partial(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions, out: Path,
+             results: list[LayerResult]) -> tuple[float, float]:
+    """The partial page of a followed sweep; when it was written and the seconds it took."""
+    start = time.perf_counter()
+    _write(sweep, plan, computed, options, out, results, partial=True)
+    return time.perf_counter(), time.perf_counter() - start
 
 
 def _draw_ready(sweep: Sweep, plan: Plan, computed: Computed, options: ReportOptions, out: Path,

@@ -165,6 +165,34 @@ def test_follow_writes_a_partial_report_until_the_sweep_ends(reported, tmp_path:
     assert "(partial)" not in final and "refresh" not in final and outcome["summary"].computed == 0
 
 
+def test_jobs_go_on_while_a_partial_page_is_written(reported, tmp_path: Path, monkeypatch) -> None:
+    """A partial page is written on a thread of its own: the jobs on the cores the trials leave
+    are replaced as they end, not after the page."""
+    import analysis.report
+
+    sweep = tmp_path / "smoke"
+    shutil.copytree(reported[0], sweep, ignore=shutil.ignore_patterns("report"))
+    record = json.loads((sweep / "sweep.json").read_text())
+    (sweep / "sweep.json").write_text(json.dumps({k: v for k, v in record.items() if k != "ended"}))
+    pages, write = [], analysis.report._partial
+
+    def slow(*args):  # a page that takes 4 s longer than it does
+        start = time.time()
+        written = write(*args)
+        time.sleep(4)
+        pages.append((start, time.time()))
+        return written
+
+    monkeypatch.setattr(analysis.report, "_partial", slow)
+    ended = threading.Event()
+    threading.Timer(20, ended.set).start()
+    summary = build_report(sweep, ReportOptions(methods=("pca",)), progress=Progress(io.StringIO()),
+                           follow=ended.is_set, share=1)
+    jobs = pd.DataFrame(summary.jobs).dropna(subset=["node"])
+    started = jobs.ended - jobs.seconds
+    assert pages and any(((a + 2 < started) & (started < b)).any() for a, b in pages)
+
+
 def test_html_is_self_contained_with_sections_and_images(reported) -> None:
     sweep, *_ = reported
     page = (sweep / "report" / "report.html").read_text()
