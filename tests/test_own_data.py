@@ -27,21 +27,21 @@ params: {validation: 20, batch_size: 16, max_epochs: 2, patience: null, optimize
 experiments:
   - {label: one, hidden: [16]}
   - {label: two, hidden: [16, 4]}
+analysis: {embeddings: {pca: {}, umap: {}}}
 """
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Both data sets swept and reported through the command line (two embedding methods: the
-    default's five cost half a minute more and read no differently here)."""
+    """Both data sets swept through the command line, each with its report beside it (two embedding
+    methods: the default's five cost half a minute more and read no differently here)."""
     root = tmp_path_factory.mktemp("own")
     space = root / "tiny.yaml"
     space.write_text(TINY)
     out = {}
     for name, path in (("digits", digits_npz(root)), ("wine", wine_table(root))):
         assert main(["run", str(space), "--dataset", str(path), "--results", str(root / "results"),
-                     "--name", name]) == 0
-        assert main(["report", str(root / "results" / name), "--quiet", "--methods", "pca,umap"]) == 0
+                     "--name", name, "--report"]) == 0
         out[name] = root / "results" / name
     return out
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from analysis.layers import LayerJob, load_rows, run_layer
-from analysis.plan import jobs_of, saved_plan
+from analysis.plan import jobs_of, parse, saved_plan
 from analysis.probes import knn
 from analysis.progress import Progress
 from analysis.report import ReportOptions, ReportSummary, build_report, cores_for
@@ -171,23 +171,26 @@ def test_jobs_go_on_while_a_partial_page_is_written(reported, tmp_path: Path, mo
     import analysis.report
 
     sweep = tmp_path / "smoke"
-    shutil.copytree(reported[0], sweep, ignore=shutil.ignore_patterns("report"))
+    shutil.copytree(reported[0], sweep)
+    for trial in load_sweep(sweep).completed():  # the trials' layer jobs to compute again, raw pixels read
+        shutil.rmtree(sweep / "report" / "cache" / trial.trial_id)
     record = json.loads((sweep / "sweep.json").read_text())
     (sweep / "sweep.json").write_text(json.dumps({k: v for k, v in record.items() if k != "ended"}))
     pages, write = [], analysis.report._partial
 
-    def slow(*args):  # a page that takes 4 s longer than it does
+    def slow(*args):  # a page that takes 6 s longer than it does
         start = time.time()
         written = write(*args)
-        time.sleep(4)
+        time.sleep(6)
         pages.append((start, time.time()))
         return written
 
     monkeypatch.setattr(analysis.report, "_partial", slow)
     ended = threading.Event()
-    threading.Timer(20, ended.set).start()
-    summary = build_report(sweep, ReportOptions(methods=("pca",)), progress=Progress(io.StringIO()),
-                           follow=ended.is_set, share=1)
+    threading.Timer(12, ended.set).start()
+    cheap = parse({"show": 1, "embeddings": {"pca": {"rows": 400}}, "probes": {"knn": [5], "linear": True}}, "test")
+    summary = build_report(sweep, ReportOptions(plan=cheap), progress=Progress(io.StringIO()), follow=ended.is_set,
+                           share=1)
     jobs = pd.DataFrame(summary.jobs).dropna(subset=["node"])
     started = jobs.ended - jobs.seconds
     assert pages and any(((a + 2 < started) & (started < b)).any() for a, b in pages)
