@@ -1,5 +1,6 @@
 """Trials that start from another trial's end (`init_from`), through real Ray Tune: submitted once
-the parent completes, trained on from its weights, failed with it, and resumed after a crash."""
+the parent completes, trained on from its weights, failed with it, and resumed after a crash; and a
+diverging trial recorded while the sweep goes on."""
 
 from __future__ import annotations
 
@@ -37,18 +38,18 @@ def _history(sweep: Path, metrics: dict) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def lineage(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
-    """One sweep of SPACE: its exit code, folder and progress lines."""
+def lineage(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str, str]:
+    """One sweep of SPACE: its exit code, folder, progress lines and summary."""
     tmp = tmp_path_factory.mktemp("lineage")
     (tmp / "space.yaml").write_text(SPACE)
-    progress = io.StringIO()
-    with contextlib.redirect_stderr(progress):
+    progress, summary = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(progress), contextlib.redirect_stdout(summary):
         code = main(["run", str(tmp / "space.yaml"), "--results", str(tmp)])
-    return code, tmp / "space", progress.getvalue()
+    return code, tmp / "space", progress.getvalue(), summary.getvalue()
 
 
 def test_a_child_trains_on_from_its_parents_end(lineage) -> None:
-    _, sweep, _ = lineage
+    _, sweep, _, _ = lineage
     trials = _by_label(sweep)
     parent, child, fresh = trials["parent"], trials["child"], trials["fresh"]
     assert child["status"] == "completed" and child["started_from"] == parent["trial_id"]
@@ -60,7 +61,7 @@ def test_a_child_trains_on_from_its_parents_end(lineage) -> None:
 
 
 def test_a_parent_that_fails_fails_its_children_in_one_line(lineage) -> None:
-    code, sweep, progress = lineage
+    code, sweep, progress, _ = lineage
     assert code == 1
     orphan = _by_label(sweep)["orphan"]
     says = f"it starts from diverges (trial {orphan['started_from']}), which failed or was stopped early"
@@ -69,13 +70,26 @@ def test_a_parent_that_fails_fails_its_children_in_one_line(lineage) -> None:
     assert len(failed) == 1 and f"FAILED: {says}" in failed[0]
 
 
+def test_a_diverging_trial_is_recorded_the_sweep_goes_on_and_exits_1(lineage) -> None:
+    code, sweep, _, summary = lineage
+    assert code == 1
+    assert "2 of 5 trials did not complete" in summary and "loss became nan" in summary
+    trials = _by_label(sweep)
+    assert [trials[label]["status"] for label in ("parent", "child", "fresh")] == ["completed"] * 3
+    diverges = trials["diverges"]
+    assert diverges["status"] == "failed" and "loss became nan" in diverges["error"]
+    assert (sweep / "trials" / diverges["trial_id"] / "error.txt").read_text()
+
+
 def test_a_resumed_sweep_starts_the_child_from_the_parent_that_completed_before_the_crash(tmp_path: Path) -> None:
+    """The driver killed with its Ray once the parent completed: the resumed sweep reads the parent back
+    and trains only the child."""
     text = """
 seeds: [0]
 params: {dataset: mnist, hidden: [32], optimizer: adam, patience: null, keep_train: 1000}
 experiments:
   - {label: parent, max_epochs: 2}
-  - {label: child, init_from: parent, max_epochs: 3}
+  - {label: child, init_from: parent, max_epochs: 5}
 """
     proc = start_sweep(tmp_path, text, start_new_session=True)
     sweep = tmp_path / "results" / "space"
@@ -86,8 +100,11 @@ experiments:
     wait_for(saved)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started, like a crash
     proc.wait()
-    parent = _by_label(sweep)["parent"]
+    before = _by_label(sweep)
+    parent = before["parent"]
+    assert parent["status"] == "completed" and before.get("child", {}).get("status") != "completed"
     assert main(["run", str(tmp_path / "space.yaml"), "--results", str(tmp_path / "results"), "--resume"]) == 0
     trials = _by_label(sweep)
+    assert len(trial_metrics(sweep)) == 2
     assert trials["parent"] == parent  # read back, not trained again
     assert trials["child"]["status"] == "completed" and trials["child"]["started_from"] == parent["trial_id"]
