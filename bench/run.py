@@ -8,7 +8,8 @@ report`, cold and warm, against a plain loop over the same layers calling each l
 sides' probe scores and the time per phase; analysis: the default plan's cold report against its
 sweep on `widths.yaml` and on Study A over three seeds, how soon `sweep run --report` finishes its
 page after the last trial, the default's layer ranking against scikit-learn's on every row, and
-each study's declared plan against a plain loop of the notebooks' own calls. Prints one line per
+each study's declared plan against a plain loop of the notebooks' own calls (and, since Study B's
+UMAP is unseeded there, that loop's probes once more against themselves). Prints one line per
 figure, `NAME ratio=R target=T
 PASS|FAIL`, then the raw figures. Each measurement that needs its own process runs in a fresh one
 (`--worker NAME`). Needs the TensorFlow backend for the plain-Keras baseline:
